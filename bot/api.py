@@ -1,0 +1,184 @@
+"""The HTTP API: `bot.api:app`, or `create_app(settings)` for tests and other settings.
+
+Every error is a JSON 4xx naming the problem; nothing a client sends should produce a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Literal
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+from bot import __version__
+from bot.dialogue import Engine
+from bot.pack import load_pack
+from bot.settings import Settings
+
+log = logging.getLogger("bot.chat")
+
+Lang = Literal["zh-Hans", "zh-Hant", "en"]
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"message": "信用卡逾期会坐牢吗", "lang": "auto", "pack": "cn"}]}
+    )
+    message: StrictStr = Field(description="The borrower's question, 1 to 1,000 characters.")
+    lang: Literal["auto", "zh-Hans", "zh-Hant", "en"] = Field("auto", description="Reply language; auto = as written.")
+    pack: StrictStr = Field("cn", description="Content pack id.")
+
+
+class Citation(BaseModel):
+    title: str
+    article: str | None
+    url: str | None
+
+
+class Suggestion(BaseModel):
+    intent: str
+    title: str
+
+
+class ChatResponse(BaseModel):
+    type: Literal["answer", "clarify", "fallback", "crisis"]
+    intent: str | None
+    confidence: float = Field(ge=0, le=1)
+    lang: Lang
+    title: str | None
+    answer: str
+    citations: list[Citation]
+    suggestions: list[Suggestion]
+    disclaimer: str
+    reply_id: str
+
+
+class IntentSummary(BaseModel):
+    id: str
+    title: str
+    category: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    packs: dict[str, int]
+
+
+def _problem(field: str, message: str) -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors, so clients parse one format."""
+    return HTTPException(422, detail=[{"loc": ["body", field], "msg": message, "type": "value_error"}])
+
+
+def load_engines(settings: Settings) -> dict[str, Engine]:
+    """Every pack folder under packs_dir (a folder with a pack.yaml), keyed by its pack id."""
+    engines = {}
+    for folder in sorted(Path(settings.packs_dir).iterdir()):
+        if (folder / "pack.yaml").is_file():
+            pack = load_pack(folder, settings.hant_variant)
+            engines[pack.id] = Engine(pack)
+    if settings.default_pack not in engines:
+        raise RuntimeError(f"default pack {settings.default_pack!r} not found under {settings.packs_dir}")
+    return engines
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    app = FastAPI(
+        title="debt-rights-bot",
+        version=__version__,
+        description="Answers borrowers' questions about debt collection in mainland China, with citations. "
+        "General legal information, not legal advice.",
+    )
+    app.state.settings = settings
+    app.state.engines = load_engines(settings)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type"],
+        allow_credentials=False,
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    def engine_for(pack: str) -> Engine:
+        engine = app.state.engines.get(pack)
+        if engine is None:
+            raise _problem("pack", f"unknown pack {pack!r}; available: {sorted(app.state.engines)}")
+        return engine
+
+    @app.post("/v1/chat", response_model=ChatResponse, tags=["chat"])
+    def chat(request: ChatRequest) -> dict:
+        """Answer one message: an answer, a "did you mean" (clarify), a fallback, or crisis help."""
+        started = time.perf_counter()
+        if not request.message.strip():
+            raise _problem("message", "message is empty")
+        if len(request.message) > settings.max_message_chars:
+            raise _problem("message", f"message is longer than {settings.max_message_chars} characters")
+        engine = engine_for(request.pack)
+        reply = engine.reply(request.message, request.lang)
+        log.info(
+            json.dumps(
+                {
+                    "event": "reply",
+                    "pack": request.pack,
+                    "type": reply.type,
+                    "intent": reply.intent,
+                    "confidence": reply.confidence,
+                    "lang": reply.lang,
+                    "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+                }
+            )
+        )
+        return reply.to_dict()
+
+    @app.get("/v1/intents", response_model=list[IntentSummary], tags=["content"])
+    def intents(lang: Lang = "zh-Hans", pack: str = Query("cn")) -> list[dict]:
+        """Every intent of a pack, for counselors browsing the content."""
+        engine = engine_for(pack)
+        return [{"id": i.id, "title": i.title[lang], "category": i.category} for i in engine.pack.intents.values()]
+
+    @app.get(
+        "/v1/intents/{intent_id}",
+        response_model=ChatResponse,
+        tags=["content"],
+        responses={404: {"description": "No such intent"}},
+    )
+    def intent(intent_id: str, lang: Lang = "zh-Hans", pack: str = Query("cn")) -> dict:
+        """One intent's full answer with its citations, in the shape of a chat answer."""
+        engine = engine_for(pack)
+        found = engine.pack.intents.get(intent_id)
+        if found is None:
+            raise HTTPException(404, detail=f"no intent {intent_id!r} in pack {pack!r}")
+        return engine.intent_reply(found, lang).to_dict()
+
+    @app.get("/healthz", response_model=Health, tags=["ops"])
+    def healthz() -> dict:
+        return {
+            "status": "ok",
+            "version": __version__,
+            "packs": {pid: len(e.pack.intents) for pid, e in app.state.engines.items()},
+        }
+
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    """`bot.api:app` is built on first use, so importing this module never loads a pack by surprise."""
+    if name == "app":
+        globals()["app"] = create_app()
+        return globals()["app"]
+    raise AttributeError(name)

@@ -1,0 +1,121 @@
+"""Deciding the reply: message -> normalize -> safety -> rank -> decide -> reply.
+
+Pure: no I/O, no clock, no randomness except the reply id; the API and the CLI both call `Engine.reply`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+
+from bot.matcher import Matcher, Ranked
+from bot.pack import SERVED, Intent, Pack
+from bot.safety import Detector
+from bot.text import detect_language, normalize
+
+CRISIS, DANGER = "safety.crisis", "safety.danger"
+
+
+@dataclass
+class Reply:
+    type: str  # answer | clarify | fallback | crisis
+    intent: str | None
+    confidence: float
+    lang: str
+    title: str | None
+    answer: str
+    citations: list[dict[str, str | None]] = field(default_factory=list)
+    suggestions: list[dict[str, str]] = field(default_factory=list)
+    disclaimer: str = ""
+    reply_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def is_within(intent: str | None, label: str) -> bool:
+    """True when `intent` is `label` or one of its children (contact.family.spouse is within contact.family)."""
+    return intent is not None and (intent == label or intent.startswith(label + "."))
+
+
+class Engine:
+    """One pack, ready to answer. Built once per pack load; safe to share between requests."""
+
+    def __init__(self, pack: Pack) -> None:
+        self.pack = pack
+        self.matcher = Matcher(pack)
+        self.detector = Detector(pack.phrases)
+        self.answer_at = pack.thresholds["answer"]
+        self.fallback_below = pack.thresholds["fallback"]
+        self.margin = pack.thresholds["margin"]
+
+    def suggestion(self, intent_id: str, lang: str) -> dict[str, str]:
+        return {"intent": intent_id, "title": self.pack.intents[intent_id].title[lang]}
+
+    def intent_reply(self, intent: Intent, lang: str, kind: str = "answer", confidence: float = 1.0) -> Reply:
+        return Reply(
+            type=kind,
+            intent=intent.id,
+            confidence=round(confidence, 4),
+            lang=lang,
+            title=intent.title[lang],
+            answer=intent.answer[lang],
+            citations=[
+                {"title": c.title[lang], "article": c.article.get(lang), "url": c.url} for c in intent.citations
+            ],
+            suggestions=[self.suggestion(r, lang) for r in intent.related],
+            disclaimer=self.pack.disclaimer[lang],
+        )
+
+    def rank(self, message: str) -> list[Ranked]:
+        return self.matcher.rank(normalize(message, self.pack.synonyms))
+
+    def reply(self, message: str, lang: str = "auto") -> Reply:
+        lang = detect_language(message) if lang == "auto" else lang
+        if lang not in SERVED:
+            raise ValueError(f"unknown language {lang!r}")
+        signal = self.detector.check(normalize(message))
+        if signal.kind is not None:
+            intent_id = CRISIS if signal.kind == "crisis" else DANGER
+            if intent_id in self.pack.intents:
+                return self.intent_reply(self.pack.intents[intent_id], lang, kind="crisis")
+
+        ranked = self.rank(message)
+        reply = self.decide(ranked, lang)
+        if signal.threat and CRISIS in self.pack.intents:
+            reply.suggestions = [self.suggestion(CRISIS, lang)] + [
+                s for s in reply.suggestions if s["intent"] != CRISIS
+            ]
+        return reply
+
+    def decide(self, ranked: list[Ranked], lang: str) -> Reply:
+        top = ranked[0] if ranked else None
+        if top is None or top.score < self.fallback_below:
+            return Reply(
+                type="fallback",
+                intent=None,
+                confidence=round(top.score if top else 0.0, 4),
+                lang=lang,
+                title=None,
+                answer=self.pack.fallback[lang],
+                suggestions=[self.suggestion(p, lang) for p in self.pack.popular],
+                disclaimer=self.pack.disclaimer[lang],
+            )
+        # A parent and its child are one topic (either answer counts), so they never tie.
+        runner_up = next(
+            (r for r in ranked[1:] if not is_within(r.intent, top.intent) and not is_within(top.intent, r.intent)), None
+        )
+        margin = top.score - (runner_up.score if runner_up else 0.0)
+        if top.score >= self.answer_at and margin >= self.margin:
+            return self.intent_reply(self.pack.intents[top.intent], lang, confidence=top.score)
+        candidates = [r.intent for r in ranked[:3]]
+        return Reply(
+            type="clarify",
+            intent=None,
+            confidence=round(top.score, 4),
+            lang=lang,
+            title=None,
+            answer=self.pack.clarify[lang],
+            suggestions=[self.suggestion(c, lang) for c in candidates],
+            disclaimer=self.pack.disclaimer[lang],
+        )

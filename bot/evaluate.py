@@ -1,0 +1,102 @@
+"""Measuring the engine on a labelled question set (the format of shared/eval/dev.yaml).
+
+An item is right when the reply is an `answer` (or `crisis`) whose intent is the label, a child of it, or the
+item's `alt_intent`; an item labelled `none` is right when the reply is a `fallback`. A confident answer on the
+wrong topic is the costly error, so it is counted on its own ("wrong answers").
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import yaml
+
+from bot.dialogue import Engine, is_within
+
+
+@dataclass
+class Item:
+    q: str
+    intent: str
+    lang: str
+    alt_intent: str | None = None
+
+
+@dataclass
+class Report:
+    total: int = 0
+    in_scope: int = 0
+    top1: int = 0
+    top3: int = 0
+    out_of_scope: int = 0
+    rejected: int = 0
+    wrong_answers: int = 0
+    clarified: int = 0
+    per_lang: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    per_intent: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    misses: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        def ratio(a: int, b: int) -> float:
+            return round(a / b, 4) if b else 0.0
+
+        return {
+            "items": self.total,
+            "top1_accuracy": ratio(self.top1, self.in_scope),
+            "top3_accuracy": ratio(self.top3, self.in_scope),
+            "out_of_scope_rejection": ratio(self.rejected, self.out_of_scope),
+            "wrong_answer_rate": ratio(self.wrong_answers, self.total),
+            "clarify_rate": ratio(self.clarified, self.total),
+            "in_scope": self.in_scope,
+            "out_of_scope": self.out_of_scope,
+            "per_language": {k: {"accuracy": ratio(*v), "items": v[1]} for k, v in sorted(self.per_lang.items())},
+            "per_intent": {k: {"accuracy": ratio(*v), "items": v[1]} for k, v in sorted(self.per_intent.items())},
+            "misses": self.misses,
+        }
+
+
+def load_items(path: str) -> list[Item]:
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or []
+    return [
+        Item(q=str(d["q"]), intent=str(d["intent"]), lang=str(d.get("lang", "auto")), alt_intent=d.get("alt_intent"))
+        for d in data
+    ]
+
+
+def evaluate(engine: Engine, items: list[Item]) -> Report:
+    report = Report()
+    for item in items:
+        reply = engine.reply(item.q)
+        labels = [item.intent] + ([item.alt_intent] if item.alt_intent else [])
+        report.total += 1
+        if item.intent == "none":
+            report.out_of_scope += 1
+            right = reply.type == "fallback"
+            report.rejected += right
+            report.wrong_answers += reply.type in ("answer", "crisis")
+        else:
+            report.in_scope += 1
+            answered = reply.type in ("answer", "crisis")
+            right = answered and any(is_within(reply.intent, label) for label in labels)
+            report.top1 += right
+            ranked = [r.intent for r in engine.rank(item.q)[:3]]
+            report.top3 += right or any(is_within(r, label) for r in ranked for label in labels)
+            report.wrong_answers += answered and not right
+        report.clarified += reply.type == "clarify"
+        for bucket in (report.per_lang[item.lang], report.per_intent[item.intent]):
+            bucket[0] += right
+            bucket[1] += 1
+        if not right:
+            report.misses.append(
+                {
+                    "q": item.q,
+                    "expected": item.intent,
+                    "alt": item.alt_intent,
+                    "got": reply.type,
+                    "intent": reply.intent or (reply.suggestions[0]["intent"] if reply.suggestions else None),
+                    "confidence": reply.confidence,
+                }
+            )
+    return report

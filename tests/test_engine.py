@@ -1,0 +1,84 @@
+from bot.dialogue import is_within
+
+
+def test_answers_a_clear_question_with_citation(mini_engine):
+    reply = mini_engine.reply("信用卡逾期了会不会坐牢")
+    assert (reply.type, reply.intent, reply.lang) == ("answer", "crime.card_debt_crime", "zh-Hans")
+    assert reply.citations == [
+        {"title": "《中华人民共和国刑法》", "article": "第一百九十六条", "url": "https://flk.npc.gov.cn/"}
+    ]
+    assert [s["intent"] for s in reply.suggestions] == ["contact.family"]
+    assert 0 < reply.confidence <= 1
+
+
+def test_traditional_in_traditional_out(mini_engine):
+    reply = mini_engine.reply("信用卡逾期會坐牢嗎")
+    assert reply.lang == "zh-Hant" and reply.intent == "crime.card_debt_crime"
+    assert reply.title == "信用卡欠款會坐牢嗎" and reply.citations[0]["title"] == "《中華人民共和國刑法》"
+
+
+def test_lang_parameter_overrides_detection(mini_engine):
+    reply = mini_engine.reply("信用卡逾期会坐牢吗", lang="en")
+    assert reply.lang == "en" and reply.answer.startswith("**No")
+
+
+def test_english_and_synonyms(mini_engine):
+    assert mini_engine.reply("collector keeps calling my mother").intent == "contact.family"
+    assert mini_engine.reply("崔收一直打给我爸妈").intent == "contact.family"
+
+
+def test_unrelated_message_falls_back_with_popular_topics(mini_engine):
+    reply = mini_engine.reply("今天天气怎么样")
+    assert reply.type == "fallback" and reply.intent is None
+    assert [s["intent"] for s in reply.suggestions] == ["crime.card_debt_crime", "contact.family"]
+
+
+def test_middling_confidence_clarifies_with_top_three(mini_engine):
+    from bot.matcher import Ranked
+
+    middle = (mini_engine.answer_at + mini_engine.fallback_below) / 2
+    ranked = [
+        Ranked("contact.family", middle),
+        Ranked("crime.card_debt_crime", middle - 0.2),
+        Ranked("meta.greeting", 0.1),
+    ]
+    reply = mini_engine.decide(ranked, "zh-Hans")
+    assert reply.type == "clarify" and reply.intent is None
+    assert [s["intent"] for s in reply.suggestions] == ["contact.family", "crime.card_debt_crime", "meta.greeting"]
+    assert reply.answer == "你是想问哪一个？"
+
+
+def test_close_runner_up_clarifies(mini_engine):
+    from bot.matcher import Ranked
+
+    reply = mini_engine.decide([Ranked("contact.family", 0.8), Ranked("crime.card_debt_crime", 0.79)], "en")
+    assert reply.type == "clarify"
+    assert [s["intent"] for s in reply.suggestions] == ["contact.family", "crime.card_debt_crime"]
+
+
+def test_child_intent_close_to_parent_is_not_a_tie(mini_engine):
+    from bot.matcher import Ranked
+
+    reply = mini_engine.decide([Ranked("contact.family.spouse", 0.8), Ranked("contact.family", 0.79)], "en")
+    assert reply.type == "answer" and reply.intent == "contact.family.spouse"
+
+
+def test_crisis_comes_before_matching(mini_engine):
+    for text in ("我真的不想活了", "I want to die", "我想自殺"):
+        reply = mini_engine.reply(text)
+        assert (reply.type, reply.intent) == ("crisis", "safety.crisis"), text
+    assert mini_engine.reply("有人堵在门口砸门").intent == "safety.danger"
+
+
+def test_threat_and_excluded_words_are_not_a_crisis(mini_engine):
+    threat = mini_engine.reply("催收说要我去死")
+    assert threat.type != "crisis"
+    assert threat.suggestions[0]["intent"] == "safety.crisis"
+    assert mini_engine.reply("欠信用卡会判死刑吗").type != "crisis"
+
+
+def test_is_within():
+    assert is_within("contact.family.spouse", "contact.family")
+    assert is_within("contact.family", "contact.family")
+    assert not is_within("contact.familyx", "contact.family")
+    assert not is_within(None, "contact.family")

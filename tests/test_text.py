@@ -1,0 +1,26 @@
+from bot.text import Synonyms, detect_language, normalize
+
+
+def test_normalize_folds_width_case_script_and_punctuation():
+    assert normalize("ＸＹＫ逾期，會坐牢嗎？！") == "xyk逾期会坐牢吗"
+    assert normalize("  Can  collectors\tcall my MOM?? ") == "can collectors call my mom"
+
+
+def test_synonyms_replace_variants_with_canonical_words():
+    synonyms = Synonyms({"信用卡": ["xyk", "信用咔"], "催收": ["cs"]})
+    assert normalize("我的xyk逾期了cs天天打", synonyms) == "我的信用卡逾期了催收天天打"
+    assert normalize("信用咔", synonyms) == "信用卡"
+
+
+def test_latin_synonyms_only_match_whole_words():
+    synonyms = Synonyms({"催收": ["cs"]})
+    assert normalize("read the docs", synonyms) == "read the docs"
+    assert normalize("cs call me", synonyms) == "催收 call me"
+
+
+def test_detect_language():
+    assert detect_language("信用卡逾期会坐牢吗") == "zh-Hans"
+    assert detect_language("信用卡逾期會坐牢嗎") == "zh-Hant"
+    assert detect_language("Will I go to jail?") == "en"
+    assert detect_language("我的xyk逾期了") == "zh-Hans"
+    assert detect_language("銀行說要告我") == "zh-Hant"
