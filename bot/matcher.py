@@ -131,6 +131,8 @@ class Matcher:
         self.intent_ids = sorted(pack.intents)
         texts: list[str] = []
         owners: list[int] = []
+        # Crisis and danger are found by the safety phrase lists before ranking, never by similarity.
+        self.intent_ids = [iid for iid in self.intent_ids if not iid.startswith("safety.")]
         for index, iid in enumerate(self.intent_ids):
             intent = pack.intents[iid]
             phrasings = [

@@ -47,11 +47,13 @@ class Synonyms:
     """
 
     def __init__(self, table: Mapping[str, list[str]]) -> None:
-        self.canonical: dict[str, str] = {}
+        # Canonical words map to themselves, so a variant inside a canonical word ("容差" in "容差还款") never
+        # rewrites it: the longest match wins.
+        self.canonical: dict[str, str] = {strip_punctuation(fold(str(w))): str(w) for w in table if table[w]}
         for word, variants in table.items():
             for variant in variants:
                 key = strip_punctuation(fold(str(variant)))
-                if key and key != word:
+                if key and key not in self.canonical:
                     self.canonical[key] = str(word)
         alternatives = sorted(self.canonical, key=len, reverse=True)
         parts = [

@@ -24,3 +24,9 @@ def test_detect_language():
     assert detect_language("Will I go to jail?") == "en"
     assert detect_language("我的xyk逾期了") == "zh-Hans"
     assert detect_language("銀行說要告我") == "zh-Hant"
+
+
+def test_a_variant_inside_a_canonical_word_leaves_it_alone():
+    synonyms = Synonyms({"容差还款": ["容差"], "信用卡": ["xyk"]})
+    assert normalize("容差还款", synonyms) == "容差还款"
+    assert normalize("有没有容差", synonyms) == "有没有容差还款"
