@@ -15,12 +15,16 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from bot import __version__
+from bot.admin import admin_router
 from bot.dialogue import Engine
+from bot.guard import BodyLimit, RateLimit
+from bot.metrics import Metrics, metrics_router
 from bot.pack import load_pack
 from bot.settings import Settings
+from bot.store import Recorder, Store
 
 log = logging.getLogger("bot.chat")
 
@@ -34,6 +38,19 @@ class ChatRequest(BaseModel):
     message: StrictStr = Field(description="The borrower's question, 1 to 1,000 characters.")
     lang: Literal["auto", "zh-Hans", "zh-Hant", "en"] = Field("auto", description="Reply language; auto = as written.")
     pack: StrictStr = Field("cn", description="Content pack id.")
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reply_id": "0123456789abcdef0123456789abcdef", "helpful": False}]}
+    )
+    reply_id: StrictStr = Field(pattern=r"^[A-Za-z0-9_-]{8,64}$", description="The `reply_id` of the rated reply.")
+    helpful: StrictBool = Field(description="Thumbs up (true) or down (false).")
+    comment: StrictStr | None = Field(None, max_length=1000, description="Optional; personal data is masked.")
+
+
+class Recorded(BaseModel):
+    status: Literal["recorded"]
 
 
 class Citation(BaseModel):
@@ -99,6 +116,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engines = load_engines(settings)
+    # Counselor insights (docs/insights.md): metrics, and recording off the request path by one writer thread.
+    app.state.metrics = Metrics()
+    app.state.store = Store.from_settings(settings)
+    app.state.recorder = Recorder.from_settings(app.state.store, app.state.metrics, settings).start()
+    app.router.add_event_handler("shutdown", app.state.recorder.close)
+    app.include_router(metrics_router(app.state.metrics))
+    app.include_router(admin_router(settings, app.state.store, lambda: app.state.engines))
+    # Added innermost first: CORS wraps everything, so even a 413 or 429 reaches a browser widget readably.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RateLimit,
+        limit=settings.rate_limit,
+        storage_uri=settings.rate_limit_storage,
+        trusted_proxies=settings.trusted_proxies,
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
@@ -130,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise _problem("message", f"message is longer than {settings.max_message_chars} characters")
         engine = engine_for(request.pack)
         reply = engine.reply(request.message, request.lang)
+        app.state.recorder.record_reply(request.pack, request.message, reply, time.perf_counter() - started)
         log.info(
             json.dumps(
                 {
@@ -144,6 +177,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         )
         return reply.to_dict()
+
+    @app.post("/v1/feedback", status_code=202, response_model=Recorded, tags=["chat"])
+    def feedback(request: FeedbackRequest) -> dict:
+        """A thumbs up or down on one reply, for the counselors' insights page. Recorded asynchronously."""
+        app.state.recorder.record_feedback(request.reply_id, request.helpful, request.comment)
+        return {"status": "recorded"}
 
     @app.get("/v1/intents", response_model=list[IntentSummary], tags=["content"])
     def intents(lang: Lang = "zh-Hans", pack: str = Query("cn")) -> list[dict]:

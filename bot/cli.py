@@ -65,9 +65,18 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.evaluate import evaluate, load_items
+    from bot.evaluate import evaluate, load_items, sweep
 
-    report = evaluate(_engine(args.pack_dir, settings), load_items(args.set)).as_dict()
+    engine, items = _engine(args.pack_dir, settings), load_items(args.set)
+    if args.sweep:
+        steps = [round(x * 0.025, 3) for x in range(4, 33)]
+        grid = {"answer": steps, "fallback": steps, "margin": [0.0, 0.02, 0.05, 0.08]}
+        rows = sweep(engine, items, grid)
+        rows.sort(key=lambda r: -(r["top1_accuracy"] + r["out_of_scope_rejection"]) + 4 * r["wrong_answer_rate"])
+        for r in rows[: args.sweep]:
+            print(json.dumps(r))
+        return 0
+    report = evaluate(engine, items).as_dict()
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return 0
@@ -119,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("set")
     ev.add_argument("--pack-dir")
     ev.add_argument("--json", action="store_true")
+    ev.add_argument("--sweep", type=int, metavar="N", help="try decision thresholds; print the N best settings")
     ev.set_defaults(func=cmd_eval)
     return parser
 

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 from bot.matcher import Matcher, Ranked
 from bot.pack import SERVED, Intent, Pack
-from bot.safety import Detector
+from bot.safety import Detector, compile_words
 from bot.text import detect_language, normalize
 
 CRISIS, DANGER = "safety.crisis", "safety.danger"
@@ -48,6 +48,8 @@ class Engine:
         self.answer_at = pack.thresholds["answer"]
         self.fallback_below = pack.thresholds["fallback"]
         self.margin = pack.thresholds["margin"]
+        self.off_domain = pack.thresholds["off_domain"]
+        self.domain = compile_words(pack.domain)
 
     def suggestion(self, intent_id: str, lang: str) -> dict[str, str]:
         return {"intent": intent_id, "title": self.pack.intents[intent_id].title[lang]}
@@ -68,7 +70,13 @@ class Engine:
         )
 
     def rank(self, message: str) -> list[Ranked]:
-        return self.matcher.rank(normalize(message, self.pack.synonyms))
+        """Ranked intents, with confidence lowered for a message that has none of the pack's domain words."""
+        text = normalize(message, self.pack.synonyms)
+        ranked = self.matcher.rank(text)
+        if self.domain is None or self.domain.search(text):
+            return ranked
+        damped = [r if r.intent.startswith("meta.") else Ranked(r.intent, r.score * self.off_domain) for r in ranked]
+        return sorted(damped, key=lambda r: -r.score)
 
     def reply(self, message: str, lang: str = "auto") -> Reply:
         lang = detect_language(message) if lang == "auto" else lang

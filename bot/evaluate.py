@@ -100,3 +100,43 @@ def evaluate(engine: Engine, items: list[Item]) -> Report:
                 }
             )
     return report
+
+
+def sweep(engine: Engine, items: list[Item], grid: dict[str, list[float]]) -> list[dict]:
+    """The main figures for every combination of decision thresholds, to choose the pack's thresholds with."""
+    rows = []
+    saved = (engine.answer_at, engine.fallback_below, engine.margin)
+    rank, cache = engine.rank, {}
+
+    def cached(message: str) -> list:
+        if message not in cache:
+            cache[message] = rank(message)
+        return cache[message]
+
+    engine.rank = cached  # rank each message once; only the decisions vary
+    try:
+        for answer in grid["answer"]:
+            for fallback in (f for f in grid["fallback"] if f <= answer):
+                for margin in grid["margin"]:
+                    engine.answer_at, engine.fallback_below, engine.margin = answer, fallback, margin
+                    figures = evaluate(engine, items).as_dict()
+                    rows.append(
+                        {
+                            "answer": answer,
+                            "fallback": fallback,
+                            "margin": margin,
+                            **{
+                                k: figures[k]
+                                for k in (
+                                    "top1_accuracy",
+                                    "out_of_scope_rejection",
+                                    "wrong_answer_rate",
+                                    "clarify_rate",
+                                )
+                            },
+                        }
+                    )
+    finally:
+        engine.answer_at, engine.fallback_below, engine.margin = saved
+        del engine.rank
+    return rows

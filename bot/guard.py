@@ -26,9 +26,13 @@ log = logging.getLogger("bot.guard")
 
 async def send_json(send: Send, status: int, body: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
     data = json.dumps(body, ensure_ascii=False).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
-                            *headers]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()), *headers],
+        }
+    )
     await send({"type": "http.response.body", "body": data})
 
 
@@ -129,5 +133,9 @@ class RateLimit:
         if allowed:
             return await self.app(scope, receive, send)
         retry_after = max(1, math.ceil(reset - time.time()))
-        await send_json(send, 429, {"detail": f"too many messages; try again in {retry_after} s"},
-                        [(b"retry-after", str(retry_after).encode())])
+        await send_json(
+            send,
+            429,
+            {"detail": f"too many messages; try again in {retry_after} s"},
+            [(b"retry-after", str(retry_after).encode())],
+        )

@@ -1,12 +1,14 @@
 """Ranking intents for a normalized message.
 
-Two signals, both computed for all examples at once (no Python loop per example per query):
-- weighted overlap of character n-grams (Chinese has no spaces between words) and of word stems (English),
-  IDF-weighted over intents so words that every topic shares ("催收", "debt") count little and topic words
-  ("传票", "坐牢", "record") count much; scored against each example and against each intent's whole vocabulary;
-- rapidfuzz's partial_ratio over the normalized example strings (process.cdist), which tolerates typos and finds a
-  short example inside a long, rambling message.
-Each intent scores by its best example plus its vocabulary match; the result is a score in [0, 1].
+Two stages, both vectorized over the whole pack (no Python loop per example per query):
+1. Lexical: a BM25-style match of the message's features (Chinese character unigrams and bigrams, English word
+   stems and their letter trigrams) against each intent's whole vocabulary. IDF is taken over intents, so words
+   that every topic shares ("催收", "debt") count little and topic words ("传票", "坐牢", "record") count much; term
+   frequency saturates, so an intent with many examples does not win by sheer size. The score is normalized by what
+   the message could score at best, so it reads as "how much of the message this topic covers", in [0, 1]. Words
+   the pack has never seen count against every intent: a question about train tickets scores low everywhere.
+2. Fuzzy: rapidfuzz's `ratio` (process.cdist) between the message and the examples of the best few intents, which
+   rewards close phrasings and tolerates typos. Restricting it to candidates keeps a long message cheap.
 """
 
 from __future__ import annotations
@@ -25,77 +27,14 @@ from bot.text import normalize
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "i",
-        "me",
-        "my",
-        "we",
-        "our",
-        "you",
-        "your",
-        "is",
-        "are",
-        "am",
-        "was",
-        "were",
-        "be",
-        "been",
-        "do",
-        "does",
-        "did",
-        "to",
-        "of",
-        "in",
-        "on",
-        "at",
-        "for",
-        "and",
-        "or",
-        "if",
-        "it",
-        "that",
-        "this",
-        "what",
-        "how",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "with",
-        "about",
-        "from",
-        "by",
-        "as",
-        "so",
-        "but",
-        "they",
-        "them",
-        "their",
-        "he",
-        "she",
-        "his",
-        "her",
-        "there",
-        "any",
-        "some",
-        "just",
-        "get",
-        "got",
-        "have",
-        "has",
-        "had",
-        "not",
-        "no",
-    ]
+    ["a", "an", "the", "i", "me", "my", "we", "our", "you", "your", "is", "are", "am", "was", "were", "be", "been", "do", "does", "did", "to", "of", "in", "on", "at", "for", "and", "or", "if", "it", "that", "this", "what", "how", "can", "could", "would", "should", "will", "with", "about", "from", "by", "as", "so", "but", "they", "them", "their", "he", "she", "his", "her", "there", "any", "some", "just", "get", "got", "have", "has", "had"]
 )
 _SUFFIXES = ("ing", "ed", "es", "s")
 
-# How the signals add up; fixed here, tuned with `python -m bot eval` on the dev set.
-W_EXAMPLE, W_INTENT, W_FUZZ = 0.45, 0.30, 0.25
+# Model constants, tuned with `python -m bot eval` on the dev set and k-fold over the pack's own examples.
+K1, B = 2.0, 0.75  # BM25 saturation and length normalization
+W_FUZZ = 0.3  # weight of the rapidfuzz stage against the lexical one
+CANDIDATES = 8  # intents whose examples the fuzzy stage compares
 
 
 def _stem(word: str) -> str:
@@ -106,14 +45,18 @@ def _stem(word: str) -> str:
 
 
 def features(text: str) -> Counter[str]:
-    """Bag of CJK unigrams and bigrams and English word stems of a normalized text."""
+    """Bag of CJK unigrams and bigrams, English word stems and their letter trigrams (for typos)."""
     bag: Counter[str] = Counter()
     for run in _CJK_RUN.findall(text):
         bag.update(run)
         bag.update(run[i : i + 2] for i in range(len(run) - 1))
     for word in _WORD.findall(text):
-        if word not in _STOP:
-            bag[_stem(word)] += 1
+        if word in _STOP:
+            continue
+        stem = _stem(word)
+        bag[stem] += 1
+        padded = f"#{stem}#"
+        bag.update("~" + padded[i : i + 3] for i in range(len(padded) - 2))
     return bag
 
 
@@ -128,11 +71,10 @@ class Matcher:
 
     def __init__(self, pack: Pack) -> None:
         self.synonyms = pack.synonyms
-        self.intent_ids = sorted(pack.intents)
+        # Crisis and danger are found by the safety phrase lists before ranking, never by similarity.
+        self.intent_ids = sorted(i for i in pack.intents if not i.startswith("safety."))
         texts: list[str] = []
         owners: list[int] = []
-        # Crisis and danger are found by the safety phrase lists before ranking, never by similarity.
-        self.intent_ids = [iid for iid in self.intent_ids if not iid.startswith("safety.")]
         for index, iid in enumerate(self.intent_ids):
             intent = pack.intents[iid]
             phrasings = [
@@ -147,60 +89,52 @@ class Matcher:
                     owners.append(index)
         self.examples = texts
         self.owner = np.asarray(owners, dtype=np.int32)
-        # Examples are grouped by intent, so per-intent maxima are one reduceat over these offsets.
-        self.starts = np.flatnonzero(np.r_[True, self.owner[1:] != self.owner[:-1]])
 
+        vocab: dict[str, int] = {}
         bags = [features(t) for t in texts]
+        for bag in bags:
+            for f in bag:
+                vocab.setdefault(f, len(vocab))
+        self.vocab = vocab
+        tf = np.zeros((len(self.intent_ids), len(vocab)), dtype=np.float32)
+        for bag, owner in zip(bags, owners, strict=True):
+            for f, n in bag.items():
+                tf[owner, vocab[f]] += 1 + math.log(n)
         n_intents = len(self.intent_ids)
-        intent_vocab: list[set[str]] = [set() for _ in range(n_intents)]
-        for bag, owner in zip(bags, owners, strict=True):
-            intent_vocab[owner].update(bag)
-        df = Counter(f for vocab in intent_vocab for f in vocab)
-        self.idf = {f: math.log((n_intents + 1) / (count + 0.5)) for f, count in df.items()}
+        df = (tf > 0).sum(axis=0)
+        self.idf = np.log((n_intents + 1) / (df + 0.5)).astype(np.float32)
+        # What an unseen word weighs: the median idf, so unknown words dilute the match without dominating it.
+        self.unknown_idf = float(np.median(self.idf))
+        length = tf.sum(axis=1, keepdims=True)
+        # Saturated, length-normalized term weight in [0, 1): the share of a feature's idf an intent earns.
+        self.weight = (tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / length.mean())) / (K1 + 1)).astype(np.float32)
 
-        # Posting lists: feature -> (row indices, weights), for examples and for whole intents.
-        self.example_postings = self._postings([self._weights(b) for b in bags])
-        intent_bags: list[Counter[str]] = [Counter() for _ in range(n_intents)]
-        for bag, owner in zip(bags, owners, strict=True):
-            intent_bags[owner].update(bag)
-        self.intent_postings = self._postings([self._weights(b) for b in intent_bags])
-
-    def _weights(self, bag: Counter[str]) -> dict[str, float]:
-        """Sublinear tf x idf, L2-normalized: a cosine is then a plain dot product."""
-        weights = {f: (1 + math.log(n)) * self.idf.get(f, 0.0) for f, n in bag.items()}
-        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-        return {f: w / norm for f, w in weights.items() if w > 0}
-
-    @staticmethod
-    def _postings(vectors: list[dict[str, float]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        rows: dict[str, list[int]] = {}
-        vals: dict[str, list[float]] = {}
-        for row, vector in enumerate(vectors):
-            for f, w in vector.items():
-                rows.setdefault(f, []).append(row)
-                vals.setdefault(f, []).append(w)
-        return {f: (np.asarray(rows[f], dtype=np.int32), np.asarray(vals[f], dtype=np.float32)) for f in rows}
-
-    @staticmethod
-    def _dot(query: dict[str, float], postings: dict[str, tuple[np.ndarray, np.ndarray]], size: int) -> np.ndarray:
-        scores = np.zeros(size, dtype=np.float32)
-        for f, w in query.items():
-            hit = postings.get(f)
-            if hit is not None:
-                scores[hit[0]] += w * hit[1]
-        return scores
+    def lexical(self, text: str) -> np.ndarray:
+        """Per-intent share of the message's idf-weighted features that the intent covers, in [0, 1]."""
+        bag = features(text)
+        cols, query, unknown = [], [], 0.0
+        for f, n in bag.items():
+            col = self.vocab.get(f)
+            if col is None:
+                unknown += (1 + math.log(n)) * self.unknown_idf
+            else:
+                cols.append(col)
+                query.append(1 + math.log(n))
+        if not cols:
+            return np.zeros(len(self.intent_ids), dtype=np.float32)
+        weights = np.asarray(query, dtype=np.float32) * self.idf[cols]
+        return self.weight[:, cols] @ weights / (weights.sum() + unknown)
 
     def rank(self, text: str, limit: int = 5) -> list[Ranked]:
-        """Best intents for a normalized message, highest score first."""
+        """Best intents for a normalized message, highest score first; scores in [0, 1]."""
         if not text:
             return []
-        query = self._weights(features(text))
-        example_sim = self._dot(query, self.example_postings, len(self.examples))
-        intent_sim = self._dot(query, self.intent_postings, len(self.intent_ids))
-        fuzzy = process.cdist([text], self.examples, scorer=fuzz.partial_ratio, dtype=np.uint8, workers=1)[0]
-        # partial_ratio of a very short string is noisy: weigh it by how much of the example the message can hold.
-        best_example = np.maximum.reduceat(example_sim, self.starts)
-        best_fuzzy = np.maximum.reduceat(fuzzy.astype(np.float32) / 100.0, self.starts)
-        scores = W_EXAMPLE * best_example + W_INTENT * intent_sim + W_FUZZ * best_fuzzy
+        lexical = self.lexical(text)
+        candidates = np.argsort(-lexical)[:CANDIDATES]
+        rows = np.flatnonzero(np.isin(self.owner, candidates))
+        ratios = process.cdist([text], [self.examples[r] for r in rows], scorer=fuzz.ratio, dtype=np.uint8, workers=1)
+        best = np.zeros(len(self.intent_ids), dtype=np.float32)
+        np.maximum.at(best, self.owner[rows], ratios[0].astype(np.float32) / 100)
+        scores = (lexical[candidates] + W_FUZZ * best[candidates]) / (1 + W_FUZZ)
         order = np.argsort(-scores)[:limit]
-        return [Ranked(self.intent_ids[i], float(min(1.0, scores[i]))) for i in order]
+        return [Ranked(self.intent_ids[candidates[i]], float(scores[i])) for i in order]

@@ -84,6 +84,7 @@ class Pack:
     synonyms: Synonyms
     intents: dict[str, Intent]
     phrases: dict[str, list[str]] = field(default_factory=dict)
+    domain: tuple[str, ...] = ()
     path: str = ""
 
 
@@ -179,7 +180,8 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
             continue
         _per_language(source["title"], f"source {key!r} title", "pack.yaml", None, errors)
     thresholds = {k: float(v) for k, v in (meta.get("thresholds") or {}).items()}
-    for key in ("answer", "fallback", "margin"):
+    thresholds.setdefault("off_domain", 1.0)
+    for key in ("answer", "fallback", "margin", "off_domain"):
         if not 0 <= thresholds.get(key, -1) <= 1:
             errors.append(PackError("pack.yaml", f"thresholds.{key} must be a number from 0 to 1"))
     if thresholds.get("fallback", 0) > thresholds.get("answer", 1):
@@ -283,6 +285,13 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
             file=name,
         )
 
+    domain = meta.get("domain") or {}
+    if not isinstance(domain, dict) or not all(isinstance(v, list) for v in domain.values()):
+        errors.append(PackError("pack.yaml", "domain must map each language to a list of words"))
+        domain = {}
+    domain_words = tuple(
+        dict.fromkeys(w for words in domain.values() for w in (normalize(str(x), synonyms) for x in words) if w)
+    )
     popular = tuple(str(p) for p in meta.get("popular") or [])
     for pid in popular:
         if pid not in intents:
@@ -303,5 +312,6 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
         synonyms=synonyms,
         intents=intents,
         phrases={k: [p for p in v if p] for k, v in phrases.items()},
+        domain=domain_words,
         path=str(root),
     )

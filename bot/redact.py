@@ -18,7 +18,9 @@ DIGIT_RUN = re.compile(r"(?<![\d])\d(?:[ \-]?\d){12,18}(?![\d])")
 # Mainland mobile: 1[3-9]x xxxx xxxx, optionally +86/0086 and separators.
 MOBILE = re.compile(r"(?<!\d)(?:(?:\+|00)86[ \-]?)?1[3-9]\d(?:[ \-]?\d{4}){2}(?!\d)")
 # Landline: 0 + 2–3 digit area code, a separator (or none), 7–8 digits, optional extension.
-LANDLINE = re.compile(r"(?<!\d)(?:\(?0\d{2,3}\)?[ \-]?)\d{7,8}(?:[ \-]?(?:转|ext\.?|x)[ \-]?\d{1,6})?(?!\d)", re.IGNORECASE)
+LANDLINE = re.compile(
+    r"(?<!\d)(?:\(?0\d{2,3}\)?[ \-]?)\d{7,8}(?:[ \-]?(?:转|ext\.?|x)[ \-]?\d{1,6})?(?!\d)", re.IGNORECASE
+)
 
 MASKS = {"email": "[邮箱]", "id": "[身份证号]", "card": "[卡号]", "phone": "[电话]"}
 

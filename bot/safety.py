@@ -19,19 +19,20 @@ class Signal:
     threat: bool  # the message reports a collector telling the user to die
 
 
+def compile_words(items: list[str] | tuple[str, ...]) -> re.Pattern[str] | None:
+    """One regex finding any of the (normalized) phrases: CJK as substrings, Latin only as whole words."""
+    parts = [
+        re.escape(p) if has_cjk(p) else rf"(?<![a-z0-9]){re.escape(p)}(?![a-z0-9])"
+        for p in sorted(set(items), key=len, reverse=True)
+    ]
+    return re.compile("|".join(parts)) if parts else None
+
+
 class Detector:
     def __init__(self, phrases: dict[str, list[str]]) -> None:
         self._patterns = {
-            kind: self._compile(phrases.get(kind, [])) for kind in ("crisis", "danger", "threat", "exclude")
+            kind: compile_words(phrases.get(kind, [])) for kind in ("crisis", "danger", "threat", "exclude")
         }
-
-    @staticmethod
-    def _compile(items: list[str]) -> re.Pattern[str] | None:
-        parts = [
-            re.escape(p) if has_cjk(p) else rf"(?<![a-z]){re.escape(p)}(?![a-z])"
-            for p in sorted(set(items), key=len, reverse=True)
-        ]
-        return re.compile("|".join(parts)) if parts else None
 
     def _find(self, kind: str, text: str) -> bool:
         pattern = self._patterns[kind]

@@ -35,12 +35,13 @@ def mini_copy(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def client() -> TestClient:
-    """The real app on the bundled packs, default settings."""
-    return TestClient(create_app(Settings()), raise_server_exceptions=False)
+def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    """The real app on the bundled packs, default settings but its own data folder and a generous rate limit."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), rate_limit="10000/minute")
+    return TestClient(create_app(settings), raise_server_exceptions=False)
 
 
 @pytest.fixture()
-def mini_client() -> TestClient:
-    settings = Settings(packs_dir=FIXTURES, default_pack="mini")
+def mini_client(tmp_path: Path) -> TestClient:
+    settings = Settings(packs_dir=FIXTURES, default_pack="mini", data_dir=tmp_path, rate_limit="10000/minute")
     return TestClient(create_app(settings), raise_server_exceptions=False)
