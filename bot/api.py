@@ -5,26 +5,31 @@ Every error is a JSON 4xx naming the problem; nothing a client sends should prod
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Literal
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from bot import __version__
-from bot.admin import admin_router
+from bot.admin import admin_router, require_token
 from bot.dialogue import Engine
 from bot.guard import BodyLimit, RateLimit
 from bot.metrics import Metrics, metrics_router
-from bot.pack import load_pack
+from bot.pack import PackInvalid, load_pack
 from bot.settings import Settings
 from bot.store import Recorder, Store
+from bot.web import router as web_router
 
 log = logging.getLogger("bot.chat")
 
@@ -106,8 +111,54 @@ def load_engines(settings: Settings) -> dict[str, Engine]:
     return engines
 
 
+def configure_logging(level: str) -> None:
+    """JSON lines on stderr for the `bot` loggers; the messages themselves are built as JSON by the callers."""
+    logger = logging.getLogger("bot")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(level.upper())
+
+
+class Reloader:
+    """Swaps in freshly loaded packs; a pack that fails validation is refused and the old one keeps answering.
+
+    Requests read `app.state.engines` once, so the swap is atomic: there is never a moment without answers.
+    """
+
+    def __init__(self, app: FastAPI, settings: Settings) -> None:
+        self.app, self.settings, self.lock = app, settings, threading.Lock()
+
+    def __call__(self) -> dict[str, int]:
+        with self.lock:
+            engines = load_engines(self.settings)  # raises PackInvalid, leaving the old engines in place
+            self.app.state.engines = engines
+        packs = {pid: len(e.pack.intents) for pid, e in engines.items()}
+        log.info(json.dumps({"event": "reload", "packs": packs}))
+        return packs
+
+    def on_signal(self) -> None:
+        """SIGHUP: reload in a thread, so the event loop keeps serving while packs load."""
+
+        def run() -> None:
+            try:
+                self()
+            except (PackInvalid, OSError, RuntimeError) as exc:
+                log.error(json.dumps({"event": "reload_refused", "errors": str(exc).splitlines()[:50]}))
+
+        threading.Thread(target=run, name="pack-reload", daemon=True).start()
+
+    def install_signal_handler(self) -> None:
+        # Outside the main thread (the test client) or without SIGHUP (Windows) there is no signal to catch.
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.on_signal)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
     app = FastAPI(
         title="debt-rights-bot",
         version=__version__,
@@ -121,6 +172,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = Store.from_settings(settings)
     app.state.recorder = Recorder.from_settings(app.state.store, app.state.metrics, settings).start()
     app.router.add_event_handler("shutdown", app.state.recorder.close)
+    app.state.reload = Reloader(app, settings)
+    app.router.add_event_handler("startup", app.state.reload.install_signal_handler)
+    app.include_router(web_router)
     app.include_router(metrics_router(app.state.metrics))
     app.include_router(admin_router(settings, app.state.store, lambda: app.state.engines))
     # Added innermost first: CORS wraps everything, so even a 413 or 429 reaches a browser widget readably.
@@ -203,6 +257,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if found is None:
             raise HTTPException(404, detail=f"no intent {intent_id!r} in pack {pack!r}")
         return engine.intent_reply(found, lang).to_dict()
+
+    @app.post(
+        "/v1/admin/reload",
+        tags=["admin"],
+        dependencies=[Depends(require_token(settings))],
+        responses={
+            401: {"description": "Missing or wrong admin token"},
+            404: {"description": "Admin endpoints are off (no BOT_ADMIN_TOKEN)"},
+            422: {"description": "The new pack is invalid; the old one keeps answering"},
+        },
+    )
+    def reload() -> dict:
+        """Reload every pack from disk without a restart (also on SIGHUP). Needs the admin token."""
+        try:
+            return {"status": "reloaded", "packs": app.state.reload()}
+        except PackInvalid as exc:
+            raise HTTPException(
+                422,
+                detail={
+                    "message": "pack refused; the previous pack keeps answering",
+                    "errors": [str(e) for e in exc.errors],
+                },
+            ) from exc
 
     @app.get("/healthz", response_model=Health, tags=["ops"])
     def healthz() -> dict:

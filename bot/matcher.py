@@ -27,7 +27,70 @@ from bot.text import normalize
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
-    ["a", "an", "the", "i", "me", "my", "we", "our", "you", "your", "is", "are", "am", "was", "were", "be", "been", "do", "does", "did", "to", "of", "in", "on", "at", "for", "and", "or", "if", "it", "that", "this", "what", "how", "can", "could", "would", "should", "will", "with", "about", "from", "by", "as", "so", "but", "they", "them", "their", "he", "she", "his", "her", "there", "any", "some", "just", "get", "got", "have", "has", "had"]
+    [
+        "a",
+        "an",
+        "the",
+        "i",
+        "me",
+        "my",
+        "we",
+        "our",
+        "you",
+        "your",
+        "is",
+        "are",
+        "am",
+        "was",
+        "were",
+        "be",
+        "been",
+        "do",
+        "does",
+        "did",
+        "to",
+        "of",
+        "in",
+        "on",
+        "at",
+        "for",
+        "and",
+        "or",
+        "if",
+        "it",
+        "that",
+        "this",
+        "what",
+        "how",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "with",
+        "about",
+        "from",
+        "by",
+        "as",
+        "so",
+        "but",
+        "they",
+        "them",
+        "their",
+        "he",
+        "she",
+        "his",
+        "her",
+        "there",
+        "any",
+        "some",
+        "just",
+        "get",
+        "got",
+        "have",
+        "has",
+        "had",
+    ]
 )
 _SUFFIXES = ("ing", "ed", "es", "s")
 
@@ -51,7 +114,7 @@ def features(text: str) -> Counter[str]:
         bag.update(run)
         bag.update(run[i : i + 2] for i in range(len(run) - 1))
     for word in _WORD.findall(text):
-        if word in _STOP:
+        if word in _STOP or (word.isdigit() and len(word) > 5):  # phone, card and ID numbers say nothing of the topic
             continue
         stem = _stem(word)
         bag[stem] += 1
