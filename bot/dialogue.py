@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 from bot.matcher import Matcher, Ranked
 from bot.pack import SERVED, Intent, Pack
-from bot.safety import Detector, compile_words
+from bot.safety import Detector, Phrases
 from bot.text import detect_language, normalize
 
 CRISIS, DANGER = "safety.crisis", "safety.danger"
@@ -49,7 +49,7 @@ class Engine:
         self.fallback_below = pack.thresholds["fallback"]
         self.margin = pack.thresholds["margin"]
         self.off_domain = pack.thresholds["off_domain"]
-        self.domain = compile_words(pack.domain)
+        self.domain = Phrases(pack.domain) if pack.domain else None
 
     def suggestion(self, intent_id: str, lang: str) -> dict[str, str]:
         return {"intent": intent_id, "title": self.pack.intents[intent_id].title[lang]}

@@ -22,7 +22,6 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from bot.pack import Pack
-from bot.text import normalize
 
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -139,19 +138,13 @@ class Matcher:
         texts: list[str] = []
         owners: list[int] = []
         for index, iid in enumerate(self.intent_ids):
-            intent = pack.intents[iid]
-            phrasings = [
-                intent.title["zh-Hans"],
-                intent.title["en"],
-                *intent.examples["zh-Hans"],
-                *intent.examples["en"],
-            ]
-            for text in dict.fromkeys(normalize(p, self.synonyms) for p in phrasings):
-                if text:
-                    texts.append(text)
-                    owners.append(index)
+            texts += pack.intents[iid].phrasings
+            owners += [index] * len(pack.intents[iid].phrasings)
         self.examples = texts
         self.owner = np.asarray(owners, dtype=np.int32)
+        # Examples are grouped by intent: per intent, its row numbers and texts, for the fuzzy stage.
+        self.rows_of = [np.flatnonzero(self.owner == i) for i in range(len(self.intent_ids))]
+        self.texts_of = [[texts[r] for r in rows] for rows in self.rows_of]
 
         vocab: dict[str, int] = {}
         bags = [features(t) for t in texts]
@@ -193,11 +186,13 @@ class Matcher:
         if not text:
             return []
         lexical = self.lexical(text)
-        candidates = np.argsort(-lexical)[:CANDIDATES]
-        rows = np.flatnonzero(np.isin(self.owner, candidates))
-        ratios = process.cdist([text], [self.examples[r] for r in rows], scorer=fuzz.ratio, dtype=np.uint8, workers=1)
-        best = np.zeros(len(self.intent_ids), dtype=np.float32)
-        np.maximum.at(best, self.owner[rows], ratios[0].astype(np.float32) / 100)
-        scores = (lexical[candidates] + W_FUZZ * best[candidates]) / (1 + W_FUZZ)
+        candidates = (
+            np.argpartition(-lexical, CANDIDATES)[:CANDIDATES] if len(lexical) > CANDIDATES else np.arange(len(lexical))
+        )
+        texts = [t for c in candidates for t in self.texts_of[c]]
+        ratios = process.cdist([text], texts, scorer=fuzz.ratio, dtype=np.uint8, workers=1)[0]
+        bounds = np.cumsum([0] + [len(self.texts_of[c]) for c in candidates])
+        best = np.maximum.reduceat(ratios, bounds[:-1]).astype(np.float32) / 100
+        scores = (lexical[candidates] + W_FUZZ * best) / (1 + W_FUZZ)
         order = np.argsort(-scores)[:limit]
         return [Ranked(self.intent_ids[candidates[i]], float(scores[i])) for i in order]

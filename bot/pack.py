@@ -24,6 +24,8 @@ _ID_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 _TOPIC_KEYS = {"intents", "phrases"}
 _INTENT_KEYS = {"id", "title", "examples", "answer", "citations", "related", "reviewed"}
 _PHRASE_KINDS = ("crisis", "danger", "threat", "exclude")
+# libyaml's loader parses the pack about ten times faster than the pure-Python one: most of a cold start.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ class Intent:
     related: tuple[str, ...]
     reviewed: str
     file: str
+    # Titles and examples in matching form (normalized once, here), without duplicates: what the matcher indexes.
+    phrasings: tuple[str, ...] = ()
 
     @property
     def category(self) -> str:
@@ -91,7 +95,7 @@ class Pack:
 def _read_yaml(path: Path, root: Path, errors: list[PackError]) -> Any:
     name = str(path.relative_to(root))
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         errors.append(PackError(name, f"YAML syntax error: {exc.problem}", line=line))
@@ -236,9 +240,11 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
         answer = _per_language(item.get("answer"), "answer", name, iid, errors)
         examples = _per_language(item.get("examples"), "examples", name, iid, errors)
         examples = {lang: [str(e) for e in (examples.get(lang) or [])] for lang in AUTHORED}
+        phrasings = [normalize(str(title.get(lang, "")), synonyms) for lang in AUTHORED]
         for lang, texts in examples.items():
             for text in texts:
                 key = normalize(text, synonyms)
+                phrasings.append(key)
                 if not key:
                     errors.append(PackError(name, f"empty example {text!r} ({lang})", iid))
                 elif key in example_owner and example_owner[key] != iid:
@@ -283,6 +289,7 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
             related=related,
             reviewed=str(reviewed),
             file=name,
+            phrasings=tuple(p for p in dict.fromkeys(phrasings) if p),
         )
 
     domain = meta.get("domain") or {}
