@@ -191,6 +191,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["GET", "POST"],
         allow_headers=["Content-Type"],
         allow_credentials=False,
+        expose_headers=["Retry-After"],
     )
 
     @app.exception_handler(RequestValidationError)

@@ -132,7 +132,6 @@ class Matcher:
     """Index of one pack's examples, built once at load time."""
 
     def __init__(self, pack: Pack) -> None:
-        self.synonyms = pack.synonyms
         # Crisis and danger are found by the safety phrase lists before ranking, never by similarity.
         self.intent_ids = sorted(i for i in pack.intents if not i.startswith("safety."))
         texts: list[str] = []

@@ -7,16 +7,58 @@ import yaml
 
 from bot.pack import AUTHORED, SERVED
 
-REQUIRED = """crime.card_debt_crime crime.malicious_overdraft crime.police_threat contact.family contact.employer
-contact.contacts_blast contact.hours_frequency contact.home_visit contact.shaming contact.threats_abuse
-contact.impersonation contact.verify_collector contact.outsourcing evidence.record_calls evidence.keep_records
-complaint.channels repay.negotiate_installments repay.cannot_pay repay.fees_interest repay.debt_relief_scams
-credit.report_impact credit.report_dispute court.sued court.documents_verify court.dishonest_list
-court.consumption_limits court.enforcement court.limitation_period family.liability family.spouse_debt
-family.inheritance impact.job_exam loan.illegal_lending privacy.data_leak contact.rules contact.stop_contact
-contact.wrong_person contact.debt_sold credit.identity_theft repay.verify_amount repay.grace_period
-repay.demand_full_balance repay.bankruptcy court.costs safety.crisis safety.danger meta.human_help meta.greeting
-meta.thanks meta.about""".split()
+REQUIRED = [
+    "crime.card_debt_crime",
+    "crime.malicious_overdraft",
+    "crime.police_threat",
+    "contact.family",
+    "contact.employer",
+    "contact.contacts_blast",
+    "contact.hours_frequency",
+    "contact.home_visit",
+    "contact.shaming",
+    "contact.threats_abuse",
+    "contact.impersonation",
+    "contact.verify_collector",
+    "contact.outsourcing",
+    "evidence.record_calls",
+    "evidence.keep_records",
+    "complaint.channels",
+    "repay.negotiate_installments",
+    "repay.cannot_pay",
+    "repay.fees_interest",
+    "repay.debt_relief_scams",
+    "credit.report_impact",
+    "credit.report_dispute",
+    "court.sued",
+    "court.documents_verify",
+    "court.dishonest_list",
+    "court.consumption_limits",
+    "court.enforcement",
+    "court.limitation_period",
+    "family.liability",
+    "family.spouse_debt",
+    "family.inheritance",
+    "impact.job_exam",
+    "loan.illegal_lending",
+    "privacy.data_leak",
+    "contact.rules",
+    "contact.stop_contact",
+    "contact.wrong_person",
+    "contact.debt_sold",
+    "credit.identity_theft",
+    "repay.verify_amount",
+    "repay.grace_period",
+    "repay.demand_full_balance",
+    "repay.bankruptcy",
+    "court.costs",
+    "safety.crisis",
+    "safety.danger",
+    "meta.human_help",
+    "meta.greeting",
+    "meta.thanks",
+    "meta.about",
+]
 MYTHS = yaml.safe_load((Path(__file__).parent / "data" / "banned_myths.yaml").read_text(encoding="utf-8"))
 ALLOWED_PHONES = {"12378", "12368", "12348", "110", "120", "12356", "12321", "12345", "010-82951332", "962525"}
 
