@@ -16,6 +16,7 @@ import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -106,10 +107,20 @@ def main() -> None:
         server = ApiServer(Path(tmp), rate_limit="100000000/minute", BOT_LOG_LEVEL="warning").start()
         try:
             asyncio.run(run(server.url, 3, 4, 1000))  # warm-up
-            start_rss = rss_mb(server.proc.pid)
+            samples = [round(rss_mb(server.proc.pid), 1)]
+            stop = threading.Event()
+
+            def sample() -> None:  # server memory every 10 s: it must stay flat under steady load
+                while not stop.wait(10):
+                    samples.append(round(rss_mb(server.proc.pid), 1))
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
             figures = asyncio.run(run(server.url, args.seconds, args.concurrency, args.max_requests))
-            figures["server_rss_mb_start"] = round(start_rss, 1)
+            stop.set()
+            figures["server_rss_mb_start"] = samples[0]
             figures["server_rss_mb_end"] = round(rss_mb(server.proc.pid), 1)
+            figures["server_rss_mb_every_10s"] = samples
         finally:
             server.stop()
     print(json.dumps({"concurrency": args.concurrency, **figures}, indent=2))

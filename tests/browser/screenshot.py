@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, WidgetApiServer  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
