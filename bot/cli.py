@@ -103,6 +103,18 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import calibrate
+    from bot.pack import load_pack
+
+    folder = Path(args.pack_dir or settings.packs_dir / settings.default_pack)
+    table = calibrate.fit(load_pack(folder, settings.hant_variant))
+    print(json.dumps(table))
+    if args.write:
+        print(f"wrote {calibrate.write(folder, table)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="debt-rights-bot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -131,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--sweep", type=int, metavar="N", help="try decision thresholds; print the N best settings")
     ev.set_defaults(func=cmd_eval)
+
+    cal = sub.add_parser("calibrate", help="fit the score -> confidence table on held-out pack examples")
+    cal.add_argument("pack_dir", nargs="?")
+    cal.add_argument("--write", action="store_true", help="write calibration.yaml into the pack")
+    cal.set_defaults(func=cmd_calibrate)
     return parser
 
 

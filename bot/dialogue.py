@@ -8,6 +8,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 from bot.matcher import Matcher, Ranked
 from bot.pack import SERVED, Intent, Pack
 from bot.safety import Detector, Phrases
@@ -70,13 +72,18 @@ class Engine:
         )
 
     def rank(self, message: str) -> list[Ranked]:
-        """Ranked intents, with confidence lowered for a message that has none of the pack's domain words."""
+        """Ranked intents with calibrated confidences; lowered for a message with none of the pack's domain words."""
         text = normalize(message, self.pack.synonyms)
         ranked = self.matcher.rank(text)
-        if self.domain is None or self.domain.search(text):
+        if self.domain is not None and not self.domain.search(text):
+            damped = [
+                r if r.intent.startswith("meta.") else Ranked(r.intent, r.score * self.off_domain) for r in ranked
+            ]
+            ranked = sorted(damped, key=lambda r: -r.score)
+        if self.pack.calibration is None:
             return ranked
-        damped = [r if r.intent.startswith("meta.") else Ranked(r.intent, r.score * self.off_domain) for r in ranked]
-        return sorted(damped, key=lambda r: -r.score)
+        scores, confidences = self.pack.calibration
+        return [Ranked(r.intent, r.score, float(np.interp(r.score, scores, confidences))) for r in ranked]
 
     def reply(self, message: str, lang: str = "auto") -> Reply:
         lang = detect_language(message) if lang == "auto" else lang
@@ -98,11 +105,11 @@ class Engine:
 
     def decide(self, ranked: list[Ranked], lang: str) -> Reply:
         top = ranked[0] if ranked else None
-        if top is None or top.score < self.fallback_below:
+        if top is None or top.confidence < self.fallback_below:
             return Reply(
                 type="fallback",
                 intent=None,
-                confidence=round(top.score if top else 0.0, 4),
+                confidence=round(top.confidence if top else 0.0, 4),
                 lang=lang,
                 title=None,
                 answer=self.pack.fallback[lang],
@@ -113,14 +120,16 @@ class Engine:
         runner_up = next(
             (r for r in ranked[1:] if not is_within(r.intent, top.intent) and not is_within(top.intent, r.intent)), None
         )
+        # Thresholds read the calibrated confidence; the margin reads match scores, which keep their spacing where
+        # the calibration curve flattens.
         margin = top.score - (runner_up.score if runner_up else 0.0)
-        if top.score >= self.answer_at and margin >= self.margin:
-            return self.intent_reply(self.pack.intents[top.intent], lang, confidence=top.score)
+        if top.confidence >= self.answer_at and margin >= self.margin:
+            return self.intent_reply(self.pack.intents[top.intent], lang, confidence=top.confidence)
         candidates = [r.intent for r in ranked[:3]]
         return Reply(
             type="clarify",
             intent=None,
-            confidence=round(top.score, 4),
+            confidence=round(top.confidence, 4),
             lang=lang,
             title=None,
             answer=self.pack.clarify[lang],

@@ -124,8 +124,15 @@ def features(text: str) -> Counter[str]:
 
 @dataclass(frozen=True)
 class Ranked:
+    """An intent with its match score, and the calibrated confidence the engine reads from that score."""
+
     intent: str
     score: float
+    confidence: float = -1.0  # -1: not calibrated; the engine fills it in
+
+    def __post_init__(self) -> None:
+        if self.confidence < 0:
+            object.__setattr__(self, "confidence", self.score)
 
 
 class Matcher:

@@ -21,7 +21,7 @@ AUTHORED = ("zh-Hans", "en")
 SERVED = ("zh-Hans", "zh-Hant", "en")
 HANT_VARIANTS = ("s2t", "s2tw", "s2hk")
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
-_TOPIC_KEYS = {"intents", "phrases"}
+_TOPIC_KEYS = {"intents", "phrases", "calibration"}
 _INTENT_KEYS = {"id", "title", "examples", "answer", "citations", "related", "reviewed"}
 _PHRASE_KINDS = ("crisis", "danger", "threat", "exclude")
 # libyaml's loader parses the pack about ten times faster than the pure-Python one: most of a cold start.
@@ -89,6 +89,7 @@ class Pack:
     intents: dict[str, Intent]
     phrases: dict[str, list[str]] = field(default_factory=dict)
     domain: tuple[str, ...] = ()
+    calibration: tuple[tuple[float, ...], tuple[float, ...]] | None = None  # (scores, confidences), see calibrate.py
     path: str = ""
 
 
@@ -123,6 +124,12 @@ def _per_language(value: Any, what: str, file: str, intent: str | None, errors: 
     return value
 
 
+def matching_phrasings(title: dict[str, str], examples: dict[str, list[str]], synonyms: Synonyms) -> tuple[str, ...]:
+    """Titles and examples in matching form, normalized once at load time, without duplicates or blanks."""
+    texts = [str(title.get(lang, "")) for lang in AUTHORED] + [t for lang in AUTHORED for t in examples.get(lang, [])]
+    return tuple(p for p in dict.fromkeys(normalize(t, synonyms) for t in texts) if p)
+
+
 class HantConverter:
     """Simplified -> Traditional, characters only, with protected phrases the pack corrects.
 
@@ -151,6 +158,23 @@ def _served(texts: dict[str, str], to_hant: HantConverter) -> dict[str, str]:
     out = {lang: str(texts.get(lang, "")).strip() for lang in AUTHORED}
     out["zh-Hant"] = to_hant(out["zh-Hans"])
     return out
+
+
+def _calibration(data: Any, file: str, errors: list[PackError]) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """A monotone table from match score to confidence, both rising from 0 to at most 1."""
+    try:
+        xs = tuple(float(x) for x in data["score"])
+        ys = tuple(float(y) for y in data["confidence"])
+    except (KeyError, TypeError, ValueError):
+        errors.append(PackError(file, "calibration needs lists `score` and `confidence` of numbers"))
+        return None
+    rising = all(a < b for a, b in zip(xs, xs[1:], strict=False)) and all(
+        a <= b for a, b in zip(ys, ys[1:], strict=False)
+    )
+    if len(xs) != len(ys) or len(xs) < 2 or not rising or not all(0 <= v <= 1 for v in xs + ys):
+        errors.append(PackError(file, "calibration must rise from score 0 to 1 with confidences in [0, 1]"))
+        return None
+    return xs, ys
 
 
 def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
@@ -198,6 +222,7 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
 
     raw_intents: list[tuple[str, dict[str, Any]]] = []
     phrases: dict[str, list[str]] = {kind: [] for kind in _PHRASE_KINDS}
+    calibration = None
     for path in sorted(root.glob("*.yaml")):
         if path.name == "pack.yaml":
             continue
@@ -208,6 +233,8 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
         if not isinstance(data, dict) or not set(data) <= _TOPIC_KEYS:
             errors.append(PackError(name, f"a topic file holds only {sorted(_TOPIC_KEYS)}"))
             continue
+        if "calibration" in data:
+            calibration = _calibration(data["calibration"], name, errors)
         for kind, lists in (data.get("phrases") or {}).items():
             if kind not in _PHRASE_KINDS or not isinstance(lists, dict):
                 errors.append(PackError(name, f"phrases.{kind}: unknown kind or not a per-language mapping"))
@@ -240,11 +267,9 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
         answer = _per_language(item.get("answer"), "answer", name, iid, errors)
         examples = _per_language(item.get("examples"), "examples", name, iid, errors)
         examples = {lang: [str(e) for e in (examples.get(lang) or [])] for lang in AUTHORED}
-        phrasings = [normalize(str(title.get(lang, "")), synonyms) for lang in AUTHORED]
         for lang, texts in examples.items():
             for text in texts:
                 key = normalize(text, synonyms)
-                phrasings.append(key)
                 if not key:
                     errors.append(PackError(name, f"empty example {text!r} ({lang})", iid))
                 elif key in example_owner and example_owner[key] != iid:
@@ -289,7 +314,7 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
             related=related,
             reviewed=str(reviewed),
             file=name,
-            phrasings=tuple(p for p in dict.fromkeys(phrasings) if p),
+            phrasings=matching_phrasings(title, examples, synonyms),
         )
 
     domain = meta.get("domain") or {}
@@ -320,5 +345,6 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
         intents=intents,
         phrases={k: [p for p in v if p] for k, v in phrases.items()},
         domain=domain_words,
+        calibration=calibration,
         path=str(root),
     )

@@ -82,3 +82,42 @@ def test_is_within():
     assert is_within("contact.family", "contact.family")
     assert not is_within("contact.familyx", "contact.family")
     assert not is_within(None, "contact.family")
+
+
+def test_platt_fit_recovers_a_known_curve():
+    import numpy as np
+
+    from bot.calibrate import platt
+
+    rng = np.random.default_rng(0)
+    scores = rng.uniform(0, 1, 20000)
+    right = (rng.uniform(0, 1, 20000) < 1 / (1 + np.exp(-(8 * scores - 3)))).astype(float)
+    a, b = platt(scores, right)
+    assert abs(a - 8) < 0.5 and abs(b + 3) < 0.25
+
+
+def test_calibration_maps_scores_without_changing_the_order(mini_copy):
+    import dataclasses
+
+    from bot.dialogue import Engine
+    from bot.pack import load_pack
+
+    pack = load_pack(mini_copy)
+    raw = Engine(pack).rank("信用卡逾期会坐牢吗")
+    calibrated = Engine(dataclasses.replace(pack, calibration=((0.0, 0.5, 1.0), (0.0, 0.9, 1.0)))).rank(
+        "信用卡逾期会坐牢吗"
+    )
+    assert [r.intent for r in raw] == [r.intent for r in calibrated]
+    for before, after in zip(raw, calibrated, strict=True):
+        expected = before.score * 1.8 if before.score <= 0.5 else 0.9 + (before.score - 0.5) * 0.2
+        assert after.score == before.score and abs(after.confidence - expected) < 1e-6
+
+
+def test_a_calibration_table_that_falls_is_refused(mini_copy):
+    import pytest
+
+    from bot.pack import PackInvalid, load_pack
+
+    (mini_copy / "calibration.yaml").write_text("calibration: {score: [0, 0.5, 1], confidence: [0, 0.9, 0.4]}\n")
+    with pytest.raises(PackInvalid, match="calibration must rise"):
+        load_pack(mini_copy)
