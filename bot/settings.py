@@ -6,7 +6,7 @@ Defaults run the service with no set-up: the bundled pack, loopback only, SQLite
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 BUNDLED_PACKS = Path(__file__).resolve().parent.parent / "intents"
@@ -40,7 +40,6 @@ class Settings:
     keep_unanswered: bool = True
     retention_days: int = 30
     log_level: str = "info"
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

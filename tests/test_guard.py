@@ -119,3 +119,30 @@ def test_counters_are_shared_between_instances_through_redis(tmp_path, redis_url
 def test_unreachable_rate_limit_storage_fails_open(tmp_path):
     client = app_client(tmp_path, rate_limit="1/minute", rate_limit_storage="redis://127.0.0.1:1/0")
     assert [ask(client).status_code for _ in range(3)] == [200, 200, 200]
+
+
+def test_cors_allows_any_origin_without_credentials_and_exposes_retry_after(tmp_path):
+    client = app_client(tmp_path, rate_limit="1/minute")
+    preflight = client.options(
+        "/v1/chat",
+        headers={
+            "Origin": "https://counselor.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in preflight.headers
+    ask(client, Origin="https://counselor.example")
+    limited = ask(client, Origin="https://counselor.example")
+    assert limited.status_code == 429 and limited.headers["access-control-allow-origin"] == "*"
+    assert "retry-after" in limited.headers["access-control-expose-headers"].lower()
+
+
+def test_cors_origins_can_be_restricted(tmp_path):
+    client = app_client(tmp_path, cors_origins=("https://legal-aid.example",))
+    allowed = ask(client, Origin="https://legal-aid.example")
+    other = ask(client, Origin="https://evil.example")
+    assert allowed.headers["access-control-allow-origin"] == "https://legal-aid.example"
+    assert "access-control-allow-origin" not in other.headers
