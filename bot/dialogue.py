@@ -13,7 +13,7 @@ import numpy as np
 from bot.matcher import Matcher, Ranked
 from bot.pack import SERVED, Intent, Pack
 from bot.safety import Detector, Phrases
-from bot.text import detect_language, normalize
+from bot.text import detect_language, normalize, with_synonyms
 
 CRISIS, DANGER = "safety.crisis", "safety.danger"
 
@@ -71,9 +71,12 @@ class Engine:
             disclaimer=self.pack.disclaimer[lang],
         )
 
-    def rank(self, message: str) -> list[Ranked]:
-        """Ranked intents with calibrated confidences; lowered for a message with none of the pack's domain words."""
-        text = normalize(message, self.pack.synonyms)
+    def rank(self, message: str, normalized: str | None = None) -> list[Ranked]:
+        """Ranked intents with calibrated confidences; lowered for a message with none of the pack's domain words.
+
+        `normalized` is `normalize(message)` when the caller already has it (reply does, for the safety check).
+        """
+        text = with_synonyms(normalize(message) if normalized is None else normalized, self.pack.synonyms)
         ranked = self.matcher.rank(text)
         if self.domain is not None and not self.domain.search(text):
             damped = [
@@ -89,13 +92,14 @@ class Engine:
         lang = detect_language(message) if lang == "auto" else lang
         if lang not in SERVED:
             raise ValueError(f"unknown language {lang!r}")
-        signal = self.detector.check(normalize(message))
+        plain = normalize(message)
+        signal = self.detector.check(plain)
         if signal.kind is not None:
             intent_id = CRISIS if signal.kind == "crisis" else DANGER
             if intent_id in self.pack.intents:
                 return self.intent_reply(self.pack.intents[intent_id], lang, kind="crisis")
 
-        ranked = self.rank(message)
+        ranked = self.rank(message, plain)
         reply = self.decide(ranked, lang)
         if signal.threat and CRISIS in self.pack.intents:
             reply.suggestions = [self.suggestion(CRISIS, lang)] + [

@@ -108,9 +108,9 @@ def sweep(engine: Engine, items: list[Item], grid: dict[str, list[float]]) -> li
     saved = (engine.answer_at, engine.fallback_below, engine.margin)
     rank, cache = engine.rank, {}
 
-    def cached(message: str) -> list:
+    def cached(message: str, normalized: str | None = None) -> list:
         if message not in cache:
-            cache[message] = rank(message)
+            cache[message] = rank(message, normalized)
         return cache[message]
 
     engine.rank = cached  # rank each message once; only the decisions vary

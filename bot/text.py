@@ -70,9 +70,12 @@ class Synonyms:
 def normalize(text: str, synonyms: Synonyms | None = None) -> str:
     """The matching form of a text: folded, punctuation-free, synonyms applied."""
     text = strip_punctuation(fold(text))
-    if synonyms is not None:
-        text = strip_punctuation(synonyms.apply(text))
-    return text
+    return text if synonyms is None else with_synonyms(text, synonyms)
+
+
+def with_synonyms(normalized: str, synonyms: Synonyms) -> str:
+    """Synonyms applied to an already normalized text, so a message is folded (OpenCC) only once per request."""
+    return strip_punctuation(synonyms.apply(normalized))
 
 
 def detect_language(text: str) -> str:
