@@ -8,8 +8,12 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.pack import Pack
 
 
 def _engine(pack_dir: str | None, settings: Settings):
@@ -61,8 +65,29 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{folder}: {len(exc.errors)} problem(s)", file=sys.stderr)
         return 1
     examples = sum(len(v) for i in pack.intents.values() for v in i.examples.values())
+    stale = stale_files(pack)
+    for problem in stale:
+        print(f"{folder}: {problem}: run `python -m bot calibrate {folder} --write`", file=sys.stderr)
+    if stale:
+        return 1
     print(f"{folder}: ok: {len(pack.intents)} intents, {examples} examples, {len(pack.sources)} sources")
     return 0
+
+
+def stale_files(pack: Pack) -> list[str]:
+    """What `calibrate --write` must regenerate: a stale model.npz, a calibration.yaml fitted to another model.
+
+    A pack without model.npz is fine (small packs train at load in well under a second); a stale one means the
+    examples changed since training, and the calibration with them."""
+    from bot.matcher import Matcher
+
+    matcher = Matcher(pack)
+    problems = []
+    if pack.model is not None and matcher.retrained:
+        problems.append("model.npz was trained on other examples")
+    if pack.calibration is not None and pack.calibrated_for != matcher.model.key:
+        problems.append("calibration.yaml was fitted for another model")
+    return problems
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
@@ -98,7 +123,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     for m in report["misses"]:
         print(
             f"  - {m['q']!r}: expected {m['expected']}{' / ' + m['alt'] if m['alt'] else ''}, "
-            f"got {m['got']} {m['intent']} ({m['confidence']:.2f})"
+            f"got {m['got']} {m['intent'] or ''} ({m['confidence']:.2f}; ranked first: {m['top']})"
         )
     return 0
 
@@ -108,10 +133,13 @@ def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
     from bot.pack import load_pack
 
     folder = Path(args.pack_dir or settings.packs_dir / settings.default_pack)
-    table = calibrate.fit(load_pack(folder, settings.hant_variant))
+    pack = load_pack(folder, settings.hant_variant)
+    model = calibrate.train(pack)
+    table = calibrate.fit(pack, model)
     print(json.dumps(table))
     if args.write:
-        print(f"wrote {calibrate.write(folder, table)}")
+        for path in calibrate.write(folder, model, table):
+            print(f"wrote {path}")
     return 0
 
 
@@ -144,9 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--sweep", type=int, metavar="N", help="try decision thresholds; print the N best settings")
     ev.set_defaults(func=cmd_eval)
 
-    cal = sub.add_parser("calibrate", help="fit the score -> confidence table on held-out pack examples")
+    cal = sub.add_parser("calibrate", help="train the classifier; fit score -> confidence on held-out examples")
     cal.add_argument("pack_dir", nargs="?")
-    cal.add_argument("--write", action="store_true", help="write calibration.yaml into the pack")
+    cal.add_argument("--write", action="store_true", help="write model.npz and calibration.yaml into the pack")
     cal.set_defaults(func=cmd_calibrate)
     return parser
 

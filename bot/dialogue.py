@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from bot.matcher import Matcher, Ranked
-from bot.pack import SERVED, Intent, Pack
+from bot.pack import OUT_OF_SCOPE, SERVED, Intent, Pack
 from bot.safety import Detector, Phrases
 from bot.text import detect_language, normalize, with_synonyms
 
@@ -51,6 +51,7 @@ class Engine:
         self.fallback_below = pack.thresholds["fallback"]
         self.margin = pack.thresholds["margin"]
         self.off_domain = pack.thresholds["off_domain"]
+        self.nearby_at = pack.thresholds["nearby"]
         self.domain = Phrases(pack.domain) if pack.domain else None
 
     def suggestion(self, intent_id: str, lang: str) -> dict[str, str]:
@@ -88,6 +89,10 @@ class Engine:
         scores, confidences = self.pack.calibration
         return [Ranked(r.intent, r.score, float(np.interp(r.score, scores, confidences))) for r in ranked]
 
+    def on_topic(self, normalized: str) -> bool:
+        """True when the message uses the pack's domain words: a debt question, even if we could not place it."""
+        return self.domain is not None and bool(self.domain.search(with_synonyms(normalized, self.pack.synonyms)))
+
     def reply(self, message: str, lang: str = "auto") -> Reply:
         lang = detect_language(message) if lang == "auto" else lang
         if lang not in SERVED:
@@ -100,24 +105,30 @@ class Engine:
                 return self.intent_reply(self.pack.intents[intent_id], lang, kind="crisis")
 
         ranked = self.rank(message, plain)
-        reply = self.decide(ranked, lang)
+        reply = self.decide(ranked, lang, on_topic=self.on_topic(plain))
         if signal.threat and CRISIS in self.pack.intents:
             reply.suggestions = [self.suggestion(CRISIS, lang)] + [
                 s for s in reply.suggestions if s["intent"] != CRISIS
             ]
         return reply
 
-    def decide(self, ranked: list[Ranked], lang: str) -> Reply:
+    def decide(self, ranked: list[Ranked], lang: str, on_topic: bool = False) -> Reply:
         top = ranked[0] if ranked else None
-        if top is None or top.confidence < self.fallback_below:
+        if top is None or top.confidence < self.fallback_below or top.intent == OUT_OF_SCOPE:
+            placed = top is not None and top.intent != OUT_OF_SCOPE  # the top match is not a question we skip
+            # A debt question we could not place still gets its nearest topics first, then popular ones (on the dev
+            # set the right topic was among them for 18 of 23 such fallbacks); anything else gets the popular topics.
+            nearby = [r.intent for r in ranked if r.intent != OUT_OF_SCOPE and r.confidence >= self.nearby_at][:3]
+            nearby = nearby if placed and on_topic else []
+            offered = nearby + [p for p in self.pack.popular if p not in nearby]
             return Reply(
                 type="fallback",
                 intent=None,
-                confidence=round(top.confidence if top else 0.0, 4),
+                confidence=round(top.confidence if placed and top else 0.0, 4),
                 lang=lang,
                 title=None,
                 answer=self.pack.fallback[lang],
-                suggestions=[self.suggestion(p, lang) for p in self.pack.popular],
+                suggestions=[self.suggestion(p, lang) for p in offered[: max(len(self.pack.popular), len(nearby))]],
                 disclaimer=self.pack.disclaimer[lang],
             )
         # A parent and its child are one topic (either answer counts), so they never tie.
@@ -129,7 +140,7 @@ class Engine:
         margin = top.score - (runner_up.score if runner_up else 0.0)
         if top.confidence >= self.answer_at and margin >= self.margin:
             return self.intent_reply(self.pack.intents[top.intent], lang, confidence=top.confidence)
-        candidates = [r.intent for r in ranked[:3]]
+        candidates = [r.intent for r in ranked if r.intent != OUT_OF_SCOPE][:3]
         return Reply(
             type="clarify",
             intent=None,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from bot.dialogue import Engine, is_within
+from bot.pack import OUT_OF_SCOPE
 
 
 @dataclass
@@ -69,6 +70,7 @@ def evaluate(engine: Engine, items: list[Item]) -> Report:
     report = Report()
     for item in items:
         reply = engine.reply(item.q)
+        ranked = engine.rank(item.q)
         labels = [item.intent] + ([item.alt_intent] if item.alt_intent else [])
         report.total += 1
         if item.intent == "none":
@@ -81,8 +83,8 @@ def evaluate(engine: Engine, items: list[Item]) -> Report:
             answered = reply.type in ("answer", "crisis")
             right = answered and any(is_within(reply.intent, label) for label in labels)
             report.top1 += right
-            ranked = [r.intent for r in engine.rank(item.q)[:3]]
-            report.top3 += right or any(is_within(r, label) for r in ranked for label in labels)
+            top3 = [r.intent for r in ranked if r.intent != OUT_OF_SCOPE][:3]
+            report.top3 += right or any(is_within(r, label) for r in top3 for label in labels)
             report.wrong_answers += answered and not right
         report.clarified += reply.type == "clarify"
         for bucket in (report.per_lang[item.lang], report.per_intent[item.intent]):
@@ -95,7 +97,8 @@ def evaluate(engine: Engine, items: list[Item]) -> Report:
                     "expected": item.intent,
                     "alt": item.alt_intent,
                     "got": reply.type,
-                    "intent": reply.intent or (reply.suggestions[0]["intent"] if reply.suggestions else None),
+                    "intent": reply.intent,
+                    "top": ranked[0].intent if ranked else None,  # what ranked first, whatever the decision
                     "confidence": reply.confidence,
                 }
             )

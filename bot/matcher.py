@@ -9,117 +9,31 @@ Two stages, both vectorized over the whole pack (no Python loop per example per 
    the pack has never seen count against every intent: a question about train tickets scores low everywhere.
 2. Fuzzy: rapidfuzz's `ratio` (process.cdist) between the message and the examples of the best few intents, which
    rewards close phrasings and tolerates typos. Restricting it to candidates keeps a long message cheap.
+3. Model: the probability a logistic regression trained on the examples gives each candidate (bot/classifier.py),
+   which learns which features tell topics apart rather than only how rare they are.
+The score is a weighted mean of the three, in [0, 1].
 """
 
 from __future__ import annotations
 
+import logging
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from bot.pack import Pack
-
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-_WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "i",
-        "me",
-        "my",
-        "we",
-        "our",
-        "you",
-        "your",
-        "is",
-        "are",
-        "am",
-        "was",
-        "were",
-        "be",
-        "been",
-        "do",
-        "does",
-        "did",
-        "to",
-        "of",
-        "in",
-        "on",
-        "at",
-        "for",
-        "and",
-        "or",
-        "if",
-        "it",
-        "that",
-        "this",
-        "what",
-        "how",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "with",
-        "about",
-        "from",
-        "by",
-        "as",
-        "so",
-        "but",
-        "they",
-        "them",
-        "their",
-        "he",
-        "she",
-        "his",
-        "her",
-        "there",
-        "any",
-        "some",
-        "just",
-        "get",
-        "got",
-        "have",
-        "has",
-        "had",
-    ]
-)
-_SUFFIXES = ("ing", "ed", "es", "s")
+from bot import classifier
+from bot.features import features
+from bot.pack import OUT_OF_SCOPE, Pack
 
 # Model constants, tuned with `python -m bot eval` on the dev set and k-fold over the pack's own examples.
 K1, B = 2.0, 0.75  # BM25 saturation and length normalization
 W_FUZZ = 0.3  # weight of the rapidfuzz stage against the lexical one
+W_MODEL = 0.5  # weight of the classifier's probability against the lexical one
+KNOWN_SCALE = 2.0  # the classifier counts fully once half of the message is known to the pack
 CANDIDATES = 8  # intents whose examples the fuzzy stage compares
-
-
-def _stem(word: str) -> str:
-    for suffix in _SUFFIXES:
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
-
-
-def features(text: str) -> Counter[str]:
-    """Bag of CJK unigrams and bigrams, English word stems and their letter trigrams (for typos)."""
-    bag: Counter[str] = Counter()
-    for run in _CJK_RUN.findall(text):
-        bag.update(run)
-        bag.update(run[i : i + 2] for i in range(len(run) - 1))
-    for word in _WORD.findall(text):
-        if word in _STOP or (word.isdigit() and len(word) > 5):  # phone, card and ID numbers say nothing of the topic
-            continue
-        stem = _stem(word)
-        bag[stem] += 1
-        padded = f"#{stem}#"
-        bag.update("~" + padded[i : i + 3] for i in range(len(padded) - 2))
-    return bag
 
 
 @dataclass(frozen=True)
@@ -135,17 +49,24 @@ class Ranked:
             object.__setattr__(self, "confidence", self.score)
 
 
+log = logging.getLogger("bot.matcher")
+
+
 class Matcher:
     """Index of one pack's examples, built once at load time."""
 
     def __init__(self, pack: Pack) -> None:
-        # Crisis and danger are found by the safety phrase lists before ranking, never by similarity.
-        self.intent_ids = sorted(i for i in pack.intents if not i.startswith("safety."))
+        # Crisis and danger are found by the safety phrase lists before ranking, never by similarity. Questions the
+        # pack does not answer compete as one more intent, so "how do I apply for a credit card" can win over 征信.
+        phrasings = {iid: intent.phrasings for iid, intent in pack.intents.items() if not iid.startswith("safety.")}
+        if pack.out_of_scope:
+            phrasings[OUT_OF_SCOPE] = pack.out_of_scope
+        self.intent_ids = sorted(phrasings)
         texts: list[str] = []
         owners: list[int] = []
         for index, iid in enumerate(self.intent_ids):
-            texts += pack.intents[iid].phrasings
-            owners += [index] * len(pack.intents[iid].phrasings)
+            texts += phrasings[iid]
+            owners += [index] * len(phrasings[iid])
         self.examples = texts
         self.owner = np.asarray(owners, dtype=np.int32)
         # Examples are grouped by intent: per intent, its row numbers and texts, for the fuzzy stage.
@@ -171,9 +92,18 @@ class Matcher:
         # Saturated, length-normalized term weight in [0, 1): the share of a feature's idf an intent earns.
         self.weight = (tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / length.mean())) / (K1 + 1)).astype(np.float32)
 
-    def lexical(self, text: str) -> np.ndarray:
-        """Per-intent share of the message's idf-weighted features that the intent covers, in [0, 1]."""
-        bag = features(text)
+        key = classifier.fingerprint(self.intent_ids, texts, owners, vocab)
+        model = pack.model if pack.model is not None and pack.model.key == key else None
+        self.retrained = model is None  # `validate` reports it: the shipped model.npz should always be fresh
+        if model is None:
+            if pack.model is not None:
+                log.warning("model.npz in %s is stale; retraining (run `python -m bot calibrate --write`)", pack.path)
+            model = classifier.train(bags, owners, len(self.intent_ids), vocab, key)
+        self.model = model
+
+    def lexical(self, bag: Counter[str]) -> tuple[np.ndarray, float]:
+        """Per-intent share of the message's idf-weighted features that the intent covers, in [0, 1]; and the share
+        the pack knows at all."""
         cols, query, unknown = [], [], 0.0
         for f, n in bag.items():
             col = self.vocab.get(f)
@@ -183,15 +113,17 @@ class Matcher:
                 cols.append(col)
                 query.append(1 + math.log(n))
         if not cols:
-            return np.zeros(len(self.intent_ids), dtype=np.float32)
+            return np.zeros(len(self.intent_ids), dtype=np.float32), 0.0
         weights = np.asarray(query, dtype=np.float32) * self.idf[cols]
-        return self.weight[:, cols] @ weights / (weights.sum() + unknown)
+        total = weights.sum() + unknown
+        return self.weight[:, cols] @ weights / total, float(weights.sum() / total)
 
     def rank(self, text: str, limit: int = 5) -> list[Ranked]:
         """Best intents for a normalized message, highest score first; scores in [0, 1]."""
         if not text:
             return []
-        lexical = self.lexical(text)
+        bag = features(text)
+        lexical, known = self.lexical(bag)
         candidates = (
             np.argpartition(-lexical, CANDIDATES)[:CANDIDATES] if len(lexical) > CANDIDATES else np.arange(len(lexical))
         )
@@ -199,6 +131,8 @@ class Matcher:
         ratios = process.cdist([text], texts, scorer=fuzz.ratio, dtype=np.uint8, workers=1)[0]
         bounds = np.cumsum([0] + [len(self.texts_of[c]) for c in candidates])
         best = np.maximum.reduceat(ratios, bounds[:-1]).astype(np.float32) / 100
-        scores = (lexical[candidates] + W_FUZZ * best) / (1 + W_FUZZ)
+        # The classifier says which topic a message is, assuming it is one: damped by how much of it the pack knows.
+        model = classifier.probabilities(self.model, bag, self.vocab)[candidates] * min(1.0, KNOWN_SCALE * known)
+        scores = (lexical[candidates] + W_FUZZ * best + W_MODEL * model) / (1 + W_FUZZ + W_MODEL)
         order = np.argsort(-scores)[:limit]
         return [Ranked(self.intent_ids[candidates[i]], float(scores[i])) for i in order]

@@ -15,10 +15,15 @@ from typing import Any
 
 import yaml
 
+from bot import classifier
 from bot.text import Synonyms, converter, normalize
 
 AUTHORED = ("zh-Hans", "en")
 SERVED = ("zh-Hans", "zh-Hant", "en")
+# The pseudo-intent of near-domain questions the pack does not answer (pack.yaml `out_of_scope`); when it ranks
+# first the engine falls back. Same name as the eval sets' label for such questions.
+OUT_OF_SCOPE = "none"
+MODEL_FILE = "model.npz"  # trained classifier weights, written by `python -m bot calibrate --write`
 HANT_VARIANTS = ("s2t", "s2tw", "s2hk")
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 _TOPIC_KEYS = {"intents", "phrases", "calibration"}
@@ -89,6 +94,9 @@ class Pack:
     intents: dict[str, Intent]
     phrases: dict[str, list[str]] = field(default_factory=dict)
     domain: tuple[str, ...] = ()
+    out_of_scope: tuple[str, ...] = ()  # matching phrasings of questions the pack does not answer
+    model: classifier.Model | None = None  # trained weights (model.npz); the matcher retrains them if stale
+    calibrated_for: str | None = None  # fingerprint of the model the calibration was fitted with
     calibration: tuple[tuple[float, ...], tuple[float, ...]] | None = None  # (scores, confidences), see calibrate.py
     path: str = ""
 
@@ -209,7 +217,8 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
         _per_language(source["title"], f"source {key!r} title", "pack.yaml", None, errors)
     thresholds = {k: float(v) for k, v in (meta.get("thresholds") or {}).items()}
     thresholds.setdefault("off_domain", 1.0)
-    for key in ("answer", "fallback", "margin", "off_domain"):
+    thresholds.setdefault("nearby", 1.0)  # 1: a fallback offers popular topics only
+    for key in ("answer", "fallback", "margin", "off_domain", "nearby"):
         if not 0 <= thresholds.get(key, -1) <= 1:
             errors.append(PackError("pack.yaml", f"thresholds.{key} must be a number from 0 to 1"))
     if thresholds.get("fallback", 0) > thresholds.get("answer", 1):
@@ -222,7 +231,7 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
 
     raw_intents: list[tuple[str, dict[str, Any]]] = []
     phrases: dict[str, list[str]] = {kind: [] for kind in _PHRASE_KINDS}
-    calibration = None
+    calibration, calibrated_for = None, None
     for path in sorted(root.glob("*.yaml")):
         if path.name == "pack.yaml":
             continue
@@ -235,6 +244,7 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
             continue
         if "calibration" in data:
             calibration = _calibration(data["calibration"], name, errors)
+            calibrated_for = str((data["calibration"].get("fit") or {}).get("model") or "") or None
         for kind, lists in (data.get("phrases") or {}).items():
             if kind not in _PHRASE_KINDS or not isinstance(lists, dict):
                 errors.append(PackError(name, f"phrases.{kind}: unknown kind or not a per-language mapping"))
@@ -324,6 +334,23 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
     domain_words = tuple(
         dict.fromkeys(w for words in domain.values() for w in (normalize(str(x), synonyms) for x in words) if w)
     )
+    out_of_scope = meta.get("out_of_scope") or {}
+    if not isinstance(out_of_scope, dict) or not all(
+        lang in AUTHORED and isinstance(v, list) for lang, v in out_of_scope.items()
+    ):
+        errors.append(PackError("pack.yaml", f"out_of_scope must map languages ({', '.join(AUTHORED)}) to lists"))
+        out_of_scope = {}
+    out_of_scope = {lang: [str(x) for x in texts] for lang, texts in out_of_scope.items()}
+    for text in (t for texts in out_of_scope.values() for t in texts):
+        owner = example_owner.get(normalize(text, synonyms))
+        if owner is not None:
+            errors.append(PackError("pack.yaml", f"out_of_scope example {text!r} is also an example of {owner}"))
+    model = None
+    if (root / MODEL_FILE).is_file():
+        try:
+            model = classifier.load(root / MODEL_FILE)
+        except (OSError, ValueError, KeyError) as exc:
+            errors.append(PackError(MODEL_FILE, f"cannot read the trained model: {exc}"))
     popular = tuple(str(p) for p in meta.get("popular") or [])
     for pid in popular:
         if pid not in intents:
@@ -345,6 +372,9 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
         intents=intents,
         phrases={k: [p for p in v if p] for k, v in phrases.items()},
         domain=domain_words,
+        out_of_scope=matching_phrasings({}, out_of_scope, synonyms),
         calibration=calibration,
+        model=model,
+        calibrated_for=calibrated_for,
         path=str(root),
     )

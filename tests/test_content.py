@@ -67,6 +67,12 @@ def test_every_required_intent_exists(cn_engine):
     assert sorted(set(REQUIRED) - set(cn_engine.pack.intents)) == []
 
 
+def test_shipped_model_and_calibration_match_the_examples(cn_engine):
+    # After editing examples or synonyms: `python -m bot calibrate intents/cn --write`.
+    assert cn_engine.pack.model is not None and not cn_engine.matcher.retrained
+    assert cn_engine.pack.calibrated_for == cn_engine.matcher.model.key
+
+
 @pytest.mark.parametrize("intent_id", REQUIRED)
 def test_languages_examples_citations_related(cn_engine, intent_id):
     intent = cn_engine.pack.intents[intent_id]

@@ -121,3 +121,38 @@ def test_a_calibration_table_that_falls_is_refused(mini_copy):
     (mini_copy / "calibration.yaml").write_text("calibration: {score: [0, 0.5, 1], confidence: [0, 0.9, 0.4]}\n")
     with pytest.raises(PackInvalid, match="calibration must rise"):
         load_pack(mini_copy)
+
+
+def test_out_of_scope_question_falls_back_instead_of_guessing(mini_engine):
+    # "信用卡" alone would pull this toward the card-debt topic; the pack's out_of_scope examples win instead.
+    reply = mini_engine.reply("请问信用卡怎么申请呀")
+    assert reply.type == "fallback" and reply.intent is None and reply.confidence == 0
+    assert [s["intent"] for s in reply.suggestions] == ["crime.card_debt_crime", "contact.family"]
+    assert mini_engine.reply("信用卡逾期了会不会坐牢").type == "answer"
+
+
+def test_out_of_scope_is_never_offered_as_a_topic(mini_engine):
+    from bot.matcher import Ranked
+    from bot.pack import OUT_OF_SCOPE
+
+    middle = (mini_engine.answer_at + mini_engine.fallback_below) / 2
+    ranked = [Ranked("contact.family", middle), Ranked(OUT_OF_SCOPE, middle - 0.01), Ranked("meta.greeting", 0.1)]
+    reply = mini_engine.decide(ranked, "en")
+    assert reply.type == "clarify"
+    assert [s["intent"] for s in reply.suggestions] == ["contact.family", "meta.greeting"]
+
+
+def test_debt_question_we_cannot_place_offers_its_nearest_topics_first(cn_engine):
+    reply = cn_engine.reply("我老公欠了好多钱，现在天天有人打电话来，家里乱成一团")
+    assert reply.type == "fallback"
+    offered = [s["intent"] for s in reply.suggestions]
+    ranked = [r.intent for r in cn_engine.rank("我老公欠了好多钱，现在天天有人打电话来，家里乱成一团")]
+    assert offered[0] == ranked[0] and offered[0] not in cn_engine.pack.popular
+    assert "contact.family" in offered and len(offered) == len(set(offered)) == len(cn_engine.pack.popular)
+
+
+def test_off_topic_and_out_of_scope_fallbacks_offer_popular_topics_only(cn_engine):
+    for message in ("今天天气怎么样", "信用卡怎么申请"):
+        reply = cn_engine.reply(message)
+        assert reply.type == "fallback"
+        assert [s["intent"] for s in reply.suggestions] == list(cn_engine.pack.popular)

@@ -81,3 +81,17 @@ def test_hant_overrides_fix_opencc_word_choice(mini_copy):
     edit(mini_copy / "topics.yaml", lambda d: d["intents"][0]["answer"].update({"zh-Hans": "发卡银行和发卡行"}))
     pack = load_pack(mini_copy)
     assert pack.intents["crime.card_debt_crime"].answer["zh-Hant"].startswith("發卡銀行")
+
+
+def test_out_of_scope_examples_are_checked(mini_copy):
+    edit(mini_copy / "pack.yaml", lambda d: d["out_of_scope"]["zh-Hans"].append("XYK逾期会坐牢吗"))
+    assert any(
+        "out_of_scope example 'XYK逾期会坐牢吗' is also an example of crime.card_debt_crime" in p
+        for p in problems(mini_copy)
+    )
+    edit(mini_copy / "pack.yaml", lambda d: d.update(out_of_scope=["not", "a", "mapping"]))
+    assert any("out_of_scope must map languages" in p for p in problems(mini_copy))
+
+
+def test_out_of_scope_examples_load_in_matching_form(mini_copy):
+    assert "信用卡怎么申请" in load_pack(mini_copy).out_of_scope
