@@ -1,0 +1,41 @@
+from pathlib import Path
+
+import yaml
+
+from bot.evaluate import evaluate, load_items, sweep
+
+
+def write_set(folder: Path, items: list[dict]) -> str:
+    path = folder / "set.yaml"
+    path.write_text(yaml.safe_dump(items, allow_unicode=True), encoding="utf-8")
+    return str(path)
+
+
+def test_figures_follow_the_issue_rules(mini_engine, tmp_path: Path):
+    items = load_items(
+        write_set(
+            tmp_path,
+            [
+                {"q": "信用卡逾期会坐牢吗", "intent": "crime", "lang": "zh-Hans"},  # a parent label: child counts
+                {"q": "催收一直打给我爸妈", "intent": "crime.card_debt_crime", "alt_intent": "contact.family"},
+                {"q": "催收一直打给我爸妈", "intent": "crime.card_debt_crime", "lang": "zh-Hans"},  # wrong topic
+                {"q": "请问信用卡怎么申请呀", "intent": "none", "lang": "zh-Hans"},  # out of scope, falls back
+            ],
+        )
+    )
+    report = evaluate(mini_engine, items).as_dict()
+    assert (report["in_scope"], report["out_of_scope"]) == (3, 1)
+    assert report["top1_accuracy"] == round(2 / 3, 4)
+    assert report["out_of_scope_rejection"] == 1.0
+    assert report["wrong_answer_rate"] == 0.25
+    [miss] = report["misses"]
+    assert miss["expected"] == "crime.card_debt_crime" and miss["got"] == "answer"
+    assert miss["intent"] == miss["top"] == "contact.family"
+
+
+def test_sweep_restores_the_engine_thresholds(mini_engine, tmp_path: Path):
+    items = load_items(write_set(tmp_path, [{"q": "信用卡逾期会坐牢吗", "intent": "crime.card_debt_crime"}]))
+    before = (mini_engine.answer_at, mini_engine.fallback_below, mini_engine.margin)
+    rows = sweep(mini_engine, items, {"answer": [0.3, 0.99], "fallback": [0.1], "margin": [0.0]})
+    assert [r["top1_accuracy"] for r in rows] == [1.0, 0.0]
+    assert (mini_engine.answer_at, mini_engine.fallback_below, mini_engine.margin) == before
