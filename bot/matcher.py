@@ -1,6 +1,6 @@
 """Ranking intents for a normalized message.
 
-Two stages, both vectorized over the whole pack (no Python loop per example per query):
+Three signals, each vectorized over the whole pack (no Python loop per example per query):
 1. Lexical: a BM25-style match of the message's features (Chinese character unigrams and bigrams, English word
    stems and their letter trigrams) against each intent's whole vocabulary. IDF is taken over intents, so words
    that every topic shares ("催收", "debt") count little and topic words ("传票", "坐牢", "record") count much; term
@@ -11,7 +11,8 @@ Two stages, both vectorized over the whole pack (no Python loop per example per 
    rewards close phrasings and tolerates typos. Restricting it to candidates keeps a long message cheap.
 3. Model: the probability a logistic regression trained on the examples gives each candidate (bot/classifier.py),
    which learns which features tell topics apart rather than only how rare they are.
-The score is a weighted mean of the three, in [0, 1].
+The score is a weighted mean of the three, in [0, 1]; the classifier's part is damped when less than half of the
+message is known to the pack, because it always names some topic, even for gibberish.
 """
 
 from __future__ import annotations
