@@ -117,7 +117,7 @@ class Engine:
         if top is None or top.confidence < self.fallback_below or top.intent == OUT_OF_SCOPE:
             placed = top is not None and top.intent != OUT_OF_SCOPE  # the top match is not a question we skip
             # A debt question we could not place still gets its nearest topics first, then popular ones (on the dev
-            # set the right topic was among them for 18 of 23 such fallbacks); anything else gets the popular topics.
+            # set the right topic was among them for 17 of 18 such fallbacks); anything else gets the popular topics.
             nearby = [r.intent for r in ranked if r.intent != OUT_OF_SCOPE and r.confidence >= self.nearby_at][:3]
             nearby = nearby if placed and on_topic else []
             offered = nearby + [p for p in self.pack.popular if p not in nearby]
