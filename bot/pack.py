@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -244,7 +245,8 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
             continue
         if "calibration" in data:
             calibration = _calibration(data["calibration"], name, errors)
-            calibrated_for = str((data["calibration"].get("fit") or {}).get("model") or "") or None
+            fit = data["calibration"].get("fit") if isinstance(data["calibration"], dict) else None
+            calibrated_for = str(fit.get("model") or "") or None if isinstance(fit, dict) else None
         for kind, lists in (data.get("phrases") or {}).items():
             if kind not in _PHRASE_KINDS or not isinstance(lists, dict):
                 errors.append(PackError(name, f"phrases.{kind}: unknown kind or not a per-language mapping"))
@@ -349,7 +351,7 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
     if (root / MODEL_FILE).is_file():
         try:
             model = classifier.load(root / MODEL_FILE)
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             errors.append(PackError(MODEL_FILE, f"cannot read the trained model: {exc}"))
     popular = tuple(str(p) for p in meta.get("popular") or [])
     for pid in popular:

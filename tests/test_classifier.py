@@ -71,3 +71,26 @@ def test_text_the_pack_does_not_know_gets_no_topic(mini_engine):
     # markup or gibberish out of the fallback.
     for text in ('<script>alert(1)</script>"><img src=x onerror=alert(2)>', "qwzx vbnm"):
         assert mini_engine.reply(text).type == "fallback"
+
+
+def test_unreadable_model_or_calibration_is_a_pack_error(mini_copy: Path):
+    from bot.pack import PackInvalid
+
+    classifier.save(Matcher(load_pack(mini_copy)).model, mini_copy / MODEL_FILE)
+    whole = (mini_copy / MODEL_FILE).read_bytes()
+    for broken in (b"not a zip file", whole[: len(whole) // 2]):  # not an archive; an archive cut short
+        (mini_copy / MODEL_FILE).write_bytes(broken)
+        try:
+            load_pack(mini_copy)
+        except PackInvalid as exc:
+            assert any("model.npz: cannot read the trained model" in str(e) for e in exc.errors)
+        else:
+            raise AssertionError("a corrupt model.npz must be refused")
+    (mini_copy / MODEL_FILE).unlink()
+    (mini_copy / "calibration.yaml").write_text("calibration: [0.1, 0.9]\n", encoding="utf-8")
+    try:
+        load_pack(mini_copy)
+    except PackInvalid as exc:
+        assert any("calibration needs lists" in str(e) for e in exc.errors)
+    else:
+        raise AssertionError("a calibration that is not a table must be refused")
