@@ -10,6 +10,7 @@ from bot.features import features
 from bot.matcher import Matcher
 from bot.pack import MODEL_FILE, load_pack
 from bot.settings import Settings
+from tests.test_pack import problems
 
 
 def validate(folder: Path) -> int:
@@ -74,23 +75,11 @@ def test_text_the_pack_does_not_know_gets_no_topic(mini_engine):
 
 
 def test_unreadable_model_or_calibration_is_a_pack_error(mini_copy: Path):
-    from bot.pack import PackInvalid
-
     classifier.save(Matcher(load_pack(mini_copy)).model, mini_copy / MODEL_FILE)
     whole = (mini_copy / MODEL_FILE).read_bytes()
     for broken in (b"not a zip file", whole[: len(whole) // 2]):  # not an archive; an archive cut short
         (mini_copy / MODEL_FILE).write_bytes(broken)
-        try:
-            load_pack(mini_copy)
-        except PackInvalid as exc:
-            assert any("model.npz: cannot read the trained model" in str(e) for e in exc.errors)
-        else:
-            raise AssertionError("a corrupt model.npz must be refused")
+        assert any("model.npz: cannot read the trained model" in p for p in problems(mini_copy))
     (mini_copy / MODEL_FILE).unlink()
     (mini_copy / "calibration.yaml").write_text("calibration: [0.1, 0.9]\n", encoding="utf-8")
-    try:
-        load_pack(mini_copy)
-    except PackInvalid as exc:
-        assert any("calibration needs lists" in str(e) for e in exc.errors)
-    else:
-        raise AssertionError("a calibration that is not a table must be refused")
+    assert any("calibration needs lists" in p for p in problems(mini_copy))
