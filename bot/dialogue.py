@@ -77,21 +77,24 @@ class Engine:
 
         `normalized` is `normalize(message)` when the caller already has it (reply does, for the safety check).
         """
+        return self.match(message, normalized)[0]
+
+    def match(self, message: str, normalized: str | None = None) -> tuple[list[Ranked], bool]:
+        """`rank`, and whether the message uses the pack's domain words: a debt question, even if we cannot place it.
+
+        One pass for both, since synonyms and the domain search are a tenth of a reply's time on a long message."""
         text = with_synonyms(normalize(message) if normalized is None else normalized, self.pack.synonyms)
+        on_topic = self.domain is not None and self.domain.search(text)
         ranked = self.matcher.rank(text)
-        if self.domain is not None and not self.domain.search(text):
+        if self.domain is not None and not on_topic:
             damped = [
                 r if r.intent.startswith("meta.") else Ranked(r.intent, r.score * self.off_domain) for r in ranked
             ]
             ranked = sorted(damped, key=lambda r: -r.score)
-        if self.pack.calibration is None:
-            return ranked
-        scores, confidences = self.pack.calibration
-        return [Ranked(r.intent, r.score, float(np.interp(r.score, scores, confidences))) for r in ranked]
-
-    def on_topic(self, normalized: str) -> bool:
-        """True when the message uses the pack's domain words: a debt question, even if we could not place it."""
-        return self.domain is not None and bool(self.domain.search(with_synonyms(normalized, self.pack.synonyms)))
+        if self.pack.calibration is not None:
+            scores, confidences = self.pack.calibration
+            ranked = [Ranked(r.intent, r.score, float(np.interp(r.score, scores, confidences))) for r in ranked]
+        return ranked, on_topic
 
     def reply(self, message: str, lang: str = "auto") -> Reply:
         lang = detect_language(message) if lang == "auto" else lang
@@ -104,8 +107,8 @@ class Engine:
             if intent_id in self.pack.intents:
                 return self.intent_reply(self.pack.intents[intent_id], lang, kind="crisis")
 
-        ranked = self.rank(message, plain)
-        reply = self.decide(ranked, lang, on_topic=self.on_topic(plain))
+        ranked, on_topic = self.match(message, plain)
+        reply = self.decide(ranked, lang, on_topic=on_topic)
         if signal.threat and CRISIS in self.pack.intents:
             reply.suggestions = [self.suggestion(CRISIS, lang)] + [
                 s for s in reply.suggestions if s["intent"] != CRISIS

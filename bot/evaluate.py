@@ -109,14 +109,14 @@ def sweep(engine: Engine, items: list[Item], grid: dict[str, list[float]]) -> li
     """The main figures for every combination of decision thresholds, to choose the pack's thresholds with."""
     rows = []
     saved = (engine.answer_at, engine.fallback_below, engine.margin)
-    rank, cache = engine.rank, {}
+    match, cache = engine.match, {}
 
-    def cached(message: str, normalized: str | None = None) -> list:
+    def cached(message: str, normalized: str | None = None) -> tuple:
         if message not in cache:
-            cache[message] = rank(message, normalized)
+            cache[message] = match(message, normalized)
         return cache[message]
 
-    engine.rank = cached  # rank each message once; only the decisions vary
+    engine.match = cached  # rank each message once; only the decisions vary
     try:
         for answer in grid["answer"]:
             for fallback in (f for f in grid["fallback"] if f <= answer):
@@ -141,5 +141,5 @@ def sweep(engine: Engine, items: list[Item], grid: dict[str, list[float]]) -> li
                     )
     finally:
         engine.answer_at, engine.fallback_below, engine.margin = saved
-        del engine.rank
+        del engine.match
     return rows
