@@ -35,6 +35,16 @@ class Reply:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Match:
+    """What the engine reads from a message before deciding: the ranking; whether it uses the pack's domain words (a
+    debt question, even if we cannot place it); and whether it says too little to choose one topic ("网贷", "debt")."""
+
+    ranked: list[Ranked]
+    on_topic: bool = False
+    vague: bool = False
+
+
 def is_within(intent: str | None, label: str) -> bool:
     """True when `intent` is `label` or one of its children (contact.family.spouse is within contact.family)."""
     return intent is not None and (intent == label or intent.startswith(label + "."))
@@ -52,6 +62,7 @@ class Engine:
         self.margin = pack.thresholds["margin"]
         self.off_domain = pack.thresholds["off_domain"]
         self.nearby_at = pack.thresholds["nearby"]
+        self.vague_below = pack.thresholds["vague"]
         self.domain = Phrases(pack.domain) if pack.domain else None
 
     def suggestion(self, intent_id: str, lang: str) -> dict[str, str]:
@@ -77,15 +88,14 @@ class Engine:
 
         `normalized` is `normalize(message)` when the caller already has it (reply does, for the safety check).
         """
-        return self.match(message, normalized)[0]
+        return self.match(message, normalized).ranked
 
-    def match(self, message: str, normalized: str | None = None) -> tuple[list[Ranked], bool]:
-        """`rank`, and whether the message uses the pack's domain words: a debt question, even if we cannot place it.
-
-        One pass for both, since synonyms and the domain search are a tenth of a reply's time on a long message."""
+    def match(self, message: str, normalized: str | None = None) -> Match:
+        """`rank`, with what else the decision reads from the message, in one pass: synonyms, features and the
+        domain search are a tenth of a reply's time on a long message."""
         text = with_synonyms(normalize(message) if normalized is None else normalized, self.pack.synonyms)
         on_topic = self.domain is not None and self.domain.search(text)
-        ranked = self.matcher.rank(text)
+        ranked, information = self.matcher.match(text)
         if self.domain is not None and not on_topic:
             damped = [
                 r if r.intent.startswith("meta.") else Ranked(r.intent, r.score * self.off_domain) for r in ranked
@@ -94,7 +104,7 @@ class Engine:
         if self.pack.calibration is not None:
             scores, confidences = self.pack.calibration
             ranked = [Ranked(r.intent, r.score, float(np.interp(r.score, scores, confidences))) for r in ranked]
-        return ranked, on_topic
+        return Match(ranked, on_topic, vague=information < self.vague_below)
 
     def reply(self, message: str, lang: str = "auto") -> Reply:
         lang = detect_language(message) if lang == "auto" else lang
@@ -107,15 +117,15 @@ class Engine:
             if intent_id in self.pack.intents:
                 return self.intent_reply(self.pack.intents[intent_id], lang, kind="crisis")
 
-        ranked, on_topic = self.match(message, plain)
-        reply = self.decide(ranked, lang, on_topic=on_topic)
+        match = self.match(message, plain)
+        reply = self.decide(match.ranked, lang, on_topic=match.on_topic, vague=match.vague)
         if signal.threat and CRISIS in self.pack.intents:
             reply.suggestions = [self.suggestion(CRISIS, lang)] + [
                 s for s in reply.suggestions if s["intent"] != CRISIS
             ]
         return reply
 
-    def decide(self, ranked: list[Ranked], lang: str, on_topic: bool = False) -> Reply:
+    def decide(self, ranked: list[Ranked], lang: str, on_topic: bool = False, vague: bool = False) -> Reply:
         top = ranked[0] if ranked else None
         if top is None or top.confidence < self.fallback_below or top.intent == OUT_OF_SCOPE:
             placed = top is not None and top.intent != OUT_OF_SCOPE  # the top match is not a question we skip
@@ -141,7 +151,10 @@ class Engine:
         # Thresholds read the calibrated confidence; the margin reads match scores, which keep their spacing where
         # the calibration curve flattens.
         margin = top.score - (runner_up.score if runner_up else 0.0)
-        if top.confidence >= self.answer_at and margin >= self.margin:
+        # A bare keyword covers some topic fully, so it scores high; asking which topic beats guessing one. Greetings
+        # and thanks are short by nature and still answered.
+        guessing = vague and not top.intent.startswith("meta.")
+        if top.confidence >= self.answer_at and margin >= self.margin and not guessing:
             return self.intent_reply(self.pack.intents[top.intent], lang, confidence=top.confidence)
         candidates = [r.intent for r in ranked if r.intent != OUT_OF_SCOPE][:3]
         return Reply(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from bot.dialogue import Engine, is_within
+from bot.dialogue import Engine, Match, is_within
 from bot.pack import OUT_OF_SCOPE
 
 
@@ -111,7 +111,7 @@ def sweep(engine: Engine, items: list[Item], grid: dict[str, list[float]]) -> li
     saved = (engine.answer_at, engine.fallback_below, engine.margin)
     match, cache = engine.match, {}
 
-    def cached(message: str, normalized: str | None = None) -> tuple:
+    def cached(message: str, normalized: str | None = None) -> Match:
         if message not in cache:
             cache[message] = match(message, normalized)
         return cache[message]

@@ -102,9 +102,9 @@ class Matcher:
             model = classifier.train(bags, owners, len(self.intent_ids), vocab, key)
         self.model = model
 
-    def lexical(self, bag: Counter[str]) -> tuple[np.ndarray, float]:
-        """Per-intent share of the message's idf-weighted features that the intent covers, in [0, 1]; and the share
-        the pack knows at all."""
+    def lexical(self, bag: Counter[str]) -> tuple[np.ndarray, float, float]:
+        """Per-intent share of the message's idf-weighted features that the intent covers, in [0, 1]; the share the
+        pack knows at all; and the information: the idf mass of the known features (see `match`)."""
         cols, query, unknown = [], [], 0.0
         for f, n in bag.items():
             col = self.vocab.get(f)
@@ -114,17 +114,24 @@ class Matcher:
                 cols.append(col)
                 query.append(1 + math.log(n))
         if not cols:
-            return np.zeros(len(self.intent_ids), dtype=np.float32), 0.0
+            return np.zeros(len(self.intent_ids), dtype=np.float32), 0.0, 0.0
         weights = np.asarray(query, dtype=np.float32) * self.idf[cols]
         total = weights.sum() + unknown
-        return self.weight[:, cols] @ weights / total, float(weights.sum() / total)
+        return self.weight[:, cols] @ weights / total, float(weights.sum() / total), float(weights.sum())
 
     def rank(self, text: str, limit: int = 5) -> list[Ranked]:
         """Best intents for a normalized message, highest score first; scores in [0, 1]."""
+        return self.match(text, limit)[0]
+
+    def match(self, text: str, limit: int = 5) -> tuple[list[Ranked], float]:
+        """`rank`, and how much the message says about which topic it is: the summed idf of its known features.
+
+        Scores measure coverage, so a bare keyword that every topic shares ("网贷", "debt") covers some topic fully
+        and scores high; its information is near 0, while one topic word ("传票", "jail") carries about 3 to 9."""
         if not text:
-            return []
+            return [], 0.0
         bag = features(text)
-        lexical, known = self.lexical(bag)
+        lexical, known, information = self.lexical(bag)
         candidates = (
             np.argpartition(-lexical, CANDIDATES)[:CANDIDATES] if len(lexical) > CANDIDATES else np.arange(len(lexical))
         )
@@ -136,4 +143,4 @@ class Matcher:
         model = classifier.probabilities(self.model, bag, self.vocab)[candidates] * min(1.0, KNOWN_SCALE * known)
         scores = (lexical[candidates] + W_FUZZ * best + W_MODEL * model) / (1 + W_FUZZ + W_MODEL)
         order = np.argsort(-scores)[:limit]
-        return [Ranked(self.intent_ids[candidates[i]], float(scores[i])) for i in order]
+        return [Ranked(self.intent_ids[candidates[i]], float(scores[i])) for i in order], information

@@ -219,6 +219,9 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
     thresholds = {k: float(v) for k, v in (meta.get("thresholds") or {}).items()}
     thresholds.setdefault("off_domain", 1.0)
     thresholds.setdefault("nearby", 1.0)  # 1: a fallback offers popular topics only
+    thresholds.setdefault("vague", 0.0)  # 0: no message is too vague to answer
+    if thresholds["vague"] < 0:
+        errors.append(PackError("pack.yaml", "thresholds.vague must not be negative"))
     for key in ("answer", "fallback", "margin", "off_domain", "nearby"):
         if not 0 <= thresholds.get(key, -1) <= 1:
             errors.append(PackError("pack.yaml", f"thresholds.{key} must be a number from 0 to 1"))

@@ -63,6 +63,18 @@ def test_child_intent_close_to_parent_is_not_a_tie(mini_engine):
     assert reply.type == "answer" and reply.intent == "contact.family.spouse"
 
 
+def test_a_vague_message_clarifies_however_high_its_confidence(mini_engine):
+    from bot.matcher import Ranked
+
+    ranked = [Ranked("contact.family", 0.99), Ranked("crime.card_debt_crime", 0.5)]
+    reply = mini_engine.decide(ranked, "en", vague=True)
+    assert reply.type == "clarify"
+    assert [s["intent"] for s in reply.suggestions] == ["contact.family", "crime.card_debt_crime"]
+    assert mini_engine.decide(ranked, "en").type == "answer"
+    # Greetings and thanks are short by nature: still answered.
+    assert mini_engine.decide([Ranked("meta.greeting", 0.99)], "en", vague=True).type == "answer"
+
+
 def test_crisis_comes_before_matching(mini_engine):
     for text in ("我真的不想活了", "I want to die", "我想自殺"):
         reply = mini_engine.reply(text)
@@ -158,3 +170,26 @@ def test_off_topic_and_out_of_scope_fallbacks_offer_popular_topics_only(cn_engin
         reply = cn_engine.reply(message)
         assert reply.type == "fallback"
         assert [s["intent"] for s in reply.suggestions] == list(cn_engine.pack.popular)
+
+
+def test_a_bare_keyword_asks_which_topic_instead_of_guessing(cn_engine):
+    for message in ("网贷", "法院", "逾期", "debt", "collector"):
+        match = cn_engine.match(message)
+        assert match.vague and match.ranked[0].confidence >= cn_engine.answer_at, message  # it would have answered
+        reply = cn_engine.reply(message)
+        assert reply.type == "clarify" and reply.intent is None, message
+        assert len(reply.suggestions) == 3
+    # One word that names a topic is enough, and a greeting is still a greeting.
+    assert cn_engine.reply("传票").intent == "court.documents_verify"
+    assert cn_engine.reply("jail").intent == "crime.card_debt_crime"
+    assert cn_engine.reply("你好").intent == "meta.greeting"
+
+
+def test_no_example_of_the_pack_is_too_vague_to_answer(cn_engine):
+    # The vague threshold must sit below every phrasing the pack itself treats as a clear question.
+    for iid, intent in cn_engine.pack.intents.items():
+        if iid.startswith(("meta.", "safety.")):
+            continue
+        for lang in ("zh-Hans", "en"):
+            for example in intent.examples[lang]:
+                assert not cn_engine.match(example).vague, (iid, example)

@@ -95,3 +95,8 @@ def test_out_of_scope_examples_are_checked(mini_copy):
 
 def test_out_of_scope_examples_load_in_matching_form(mini_copy):
     assert "信用卡怎么申请" in load_pack(mini_copy).out_of_scope
+
+
+def test_a_negative_vague_threshold_is_refused(mini_copy):
+    edit(mini_copy / "pack.yaml", lambda d: d["thresholds"].update({"vague": -1}))
+    assert any("thresholds.vague" in p for p in problems(mini_copy))
