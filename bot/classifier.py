@@ -6,7 +6,7 @@ little because several topics mention the police. A linear model trained on the 
 features separate topics from each other. Its probabilities sharpen the ranking and separate a clear winner from
 a close call: on the dev set, the share of questions answered right at 3% wrong answers rose from 0.53 to 0.68.
 
-Training takes a few seconds (scipy's L-BFGS over the examples), too slow for every start, so it runs offline:
+Training takes 10–20 seconds (scipy's L-BFGS over the examples), too slow for every start, so it runs offline:
 `python -m bot calibrate intents/cn --write` stores the weights in the pack (model.npz) with a fingerprint of
 what they were trained on. A pack whose model is missing or stale (examples edited since) is retrained at load.
 """
