@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from bot.matcher import Matcher, Ranked
-from bot.pack import OUT_OF_SCOPE, SERVED, Intent, Pack
+from bot.pack import GENERAL, OUT_OF_SCOPE, PSEUDO, SERVED, Intent, Pack
 from bot.safety import Detector, Phrases
 from bot.text import detect_language, normalize, with_synonyms
 
@@ -131,7 +131,7 @@ class Engine:
             placed = top is not None and top.intent != OUT_OF_SCOPE  # the top match is not a question we skip
             # A debt question we could not place still gets its nearest topics first, then popular ones (on the dev
             # set the right topic was among them for 17 of 18 such fallbacks); anything else gets the popular topics.
-            nearby = [r.intent for r in ranked if r.intent != OUT_OF_SCOPE and r.confidence >= self.nearby_at][:3]
+            nearby = [r.intent for r in ranked if r.intent not in PSEUDO and r.confidence >= self.nearby_at][:3]
             nearby = nearby if placed and on_topic else []
             offered = nearby + [p for p in self.pack.popular if p not in nearby]
             return Reply(
@@ -144,6 +144,9 @@ class Engine:
                 suggestions=[self.suggestion(p, lang) for p in offered[: max(len(self.pack.popular), len(nearby))]],
                 disclaimer=self.pack.disclaimer[lang],
             )
+        if top.intent == GENERAL:
+            # "I owe money" names no topic: what people ask most is a better menu than the nearest guesses.
+            return self.clarify(top.confidence, list(self.pack.popular), lang)
         # A parent and its child are one topic (either answer counts), so they never tie.
         runner_up = next(
             (r for r in ranked[1:] if not is_within(r.intent, top.intent) and not is_within(top.intent, r.intent)), None
@@ -156,11 +159,13 @@ class Engine:
         guessing = vague and not top.intent.startswith("meta.")
         if top.confidence >= self.answer_at and margin >= self.margin and not guessing:
             return self.intent_reply(self.pack.intents[top.intent], lang, confidence=top.confidence)
-        candidates = [r.intent for r in ranked if r.intent != OUT_OF_SCOPE][:3]
+        return self.clarify(top.confidence, [r.intent for r in ranked if r.intent not in PSEUDO][:3], lang)
+
+    def clarify(self, confidence: float, candidates: list[str], lang: str) -> Reply:
         return Reply(
             type="clarify",
             intent=None,
-            confidence=round(top.confidence, 4),
+            confidence=round(confidence, 4),
             lang=lang,
             title=None,
             answer=self.pack.clarify[lang],

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from bot.dialogue import Engine, Match, is_within
-from bot.pack import OUT_OF_SCOPE
+from bot.pack import PSEUDO
 
 
 @dataclass
@@ -83,7 +83,7 @@ def evaluate(engine: Engine, items: list[Item]) -> Report:
             answered = reply.type in ("answer", "crisis")
             right = answered and any(is_within(reply.intent, label) for label in labels)
             report.top1 += right
-            top3 = [r.intent for r in ranked if r.intent != OUT_OF_SCOPE][:3]
+            top3 = [r.intent for r in ranked if r.intent not in PSEUDO][:3]
             report.top3 += right or any(is_within(r, label) for r in top3 for label in labels)
             report.wrong_answers += answered and not right
         report.clarified += reply.type == "clarify"

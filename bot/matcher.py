@@ -27,7 +27,7 @@ from rapidfuzz import fuzz, process
 
 from bot import classifier
 from bot.features import features
-from bot.pack import OUT_OF_SCOPE, Pack
+from bot.pack import GENERAL, OUT_OF_SCOPE, Pack
 
 # Model constants, tuned with `python -m bot eval` on the dev set and k-fold over the pack's own examples.
 K1, B = 2.0, 0.75  # BM25 saturation and length normalization
@@ -58,10 +58,13 @@ class Matcher:
 
     def __init__(self, pack: Pack) -> None:
         # Crisis and danger are found by the safety phrase lists before ranking, never by similarity. Questions the
-        # pack does not answer compete as one more intent, so "how do I apply for a credit card" can win over 征信.
+        # pack does not answer compete as one more intent, so "how do I apply for a credit card" can win over 征信;
+        # so do messages too general to answer ("I owe money").
         phrasings = {iid: intent.phrasings for iid, intent in pack.intents.items() if not iid.startswith("safety.")}
         if pack.out_of_scope:
             phrasings[OUT_OF_SCOPE] = pack.out_of_scope
+        if pack.general:
+            phrasings[GENERAL] = pack.general
         self.intent_ids = sorted(phrasings)
         texts: list[str] = []
         owners: list[int] = []

@@ -24,6 +24,10 @@ SERVED = ("zh-Hans", "zh-Hant", "en")
 # The pseudo-intent of near-domain questions the pack does not answer (pack.yaml `out_of_scope`); when it ranks
 # first the engine falls back. Same name as the eval sets' label for such questions.
 OUT_OF_SCOPE = "none"
+# The pseudo-intent of messages that name a debt but ask nothing yet ("我欠了钱", "I owe money", pack.yaml `general`):
+# when it ranks first the engine asks which topic, instead of guessing the nearest one with full confidence.
+GENERAL = "general"
+PSEUDO = (OUT_OF_SCOPE, GENERAL)  # ranked like intents, never answered
 MODEL_FILE = "model.npz"  # trained classifier weights, written by `python -m bot calibrate --write`
 HANT_VARIANTS = ("s2t", "s2tw", "s2hk")
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
@@ -96,6 +100,7 @@ class Pack:
     phrases: dict[str, list[str]] = field(default_factory=dict)
     domain: tuple[str, ...] = ()
     out_of_scope: tuple[str, ...] = ()  # matching phrasings of questions the pack does not answer
+    general: tuple[str, ...] = ()  # matching phrasings of messages too general to answer
     model: classifier.Model | None = None  # trained weights (model.npz); the matcher retrains them if stale
     calibrated_for: str | None = None  # fingerprint of the model the calibration was fitted with
     calibration: tuple[tuple[float, ...], tuple[float, ...]] | None = None  # (scores, confidences), see calibrate.py
@@ -170,6 +175,23 @@ class HantConverter:
             last = m.end()
         pieces.append(self._convert(text[last:]))
         return "".join(pieces)
+
+
+def _pseudo_examples(
+    meta: dict[str, Any], key: str, example_owner: dict[str, str], synonyms: Synonyms, errors: list[PackError]
+) -> dict[str, list[str]]:
+    """A pseudo-intent's phrasings from pack.yaml (`out_of_scope`, `general`): per authored language, and never also
+    an intent's example, or the two would tie on it."""
+    texts = meta.get(key) or {}
+    if not isinstance(texts, dict) or not all(lang in AUTHORED and isinstance(v, list) for lang, v in texts.items()):
+        errors.append(PackError("pack.yaml", f"{key} must map languages ({', '.join(AUTHORED)}) to lists"))
+        return {}
+    texts = {lang: [str(x) for x in values] for lang, values in texts.items()}
+    for text in (t for values in texts.values() for t in values):
+        owner = example_owner.get(normalize(text, synonyms))
+        if owner is not None:
+            errors.append(PackError("pack.yaml", f"{key} example {text!r} is also an example of {owner}"))
+    return texts
 
 
 def _served(texts: dict[str, str], to_hant: HantConverter) -> dict[str, str]:
@@ -349,17 +371,8 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
     domain_words = tuple(
         dict.fromkeys(w for words in domain.values() for w in (normalize(str(x), synonyms) for x in words) if w)
     )
-    out_of_scope = meta.get("out_of_scope") or {}
-    if not isinstance(out_of_scope, dict) or not all(
-        lang in AUTHORED and isinstance(v, list) for lang, v in out_of_scope.items()
-    ):
-        errors.append(PackError("pack.yaml", f"out_of_scope must map languages ({', '.join(AUTHORED)}) to lists"))
-        out_of_scope = {}
-    out_of_scope = {lang: [str(x) for x in texts] for lang, texts in out_of_scope.items()}
-    for text in (t for texts in out_of_scope.values() for t in texts):
-        owner = example_owner.get(normalize(text, synonyms))
-        if owner is not None:
-            errors.append(PackError("pack.yaml", f"out_of_scope example {text!r} is also an example of {owner}"))
+    out_of_scope = _pseudo_examples(meta, "out_of_scope", example_owner, synonyms, errors)
+    general = _pseudo_examples(meta, "general", example_owner, synonyms, errors)
     model = None
     if (root / MODEL_FILE).is_file():
         try:
@@ -388,6 +401,7 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
         phrases={k: [p for p in v if p] for k, v in phrases.items()},
         domain=domain_words,
         out_of_scope=matching_phrasings({}, out_of_scope, synonyms),
+        general=matching_phrasings({}, general, synonyms),
         calibration=calibration,
         model=model,
         calibrated_for=calibrated_for,

@@ -93,6 +93,16 @@ def test_out_of_scope_examples_are_checked(mini_copy):
     assert any("out_of_scope must map languages" in p for p in problems(mini_copy))
 
 
+def test_general_phrasings_are_checked_like_out_of_scope(mini_copy):
+    edit(mini_copy / "pack.yaml", lambda d: d.update(general={"zh-Hans": ["我欠了钱"], "en": ["I owe money"]}))
+    assert load_pack(mini_copy).general == ("我欠了钱", "i owe money")
+    edit(mini_copy / "pack.yaml", lambda d: d["general"]["zh-Hans"].append("XYK逾期会坐牢吗"))
+    clash = "general example 'XYK逾期会坐牢吗' is also an example of crime.card_debt_crime"
+    assert any(clash in p for p in problems(mini_copy))
+    edit(mini_copy / "pack.yaml", lambda d: d.update(general=["not", "a", "mapping"]))
+    assert any("general must map languages" in p for p in problems(mini_copy))
+
+
 def test_out_of_scope_examples_load_in_matching_form(mini_copy):
     assert "信用卡怎么申请" in load_pack(mini_copy).out_of_scope
 
