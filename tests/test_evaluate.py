@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import yaml
@@ -39,3 +40,22 @@ def test_sweep_restores_the_engine_thresholds(mini_engine, tmp_path: Path):
     rows = sweep(mini_engine, items, {"answer": [0.3, 0.99], "fallback": [0.1], "margin": [0.0]})
     assert [r["top1_accuracy"] for r in rows] == [1.0, 0.0]
     assert (mini_engine.answer_at, mini_engine.fallback_below, mini_engine.margin) == before
+
+
+def test_eval_measures_several_sets_as_one(tmp_path: Path, capsys):
+    from bot.cli import build_parser
+    from bot.settings import Settings
+    from tests.conftest import MINI
+
+    first = tmp_path / "a"
+    second = tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    paths = [
+        write_set(first, [{"q": "信用卡逾期会坐牢吗", "intent": "crime.card_debt_crime"}]),
+        write_set(second, [{"q": "请问信用卡怎么申请呀", "intent": "none"}]),
+    ]
+    args = build_parser().parse_args(["eval", "--json", "--pack-dir", str(MINI), *paths])
+    assert args.func(args, Settings()) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["items"], report["in_scope"], report["out_of_scope"]) == (2, 1, 1)
