@@ -177,21 +177,23 @@ class HantConverter:
         return "".join(pieces)
 
 
-def _pseudo_examples(
+def _pseudo_phrasings(
     meta: dict[str, Any], key: str, example_owner: dict[str, str], synonyms: Synonyms, errors: list[PackError]
-) -> dict[str, list[str]]:
-    """A pseudo-intent's phrasings from pack.yaml (`out_of_scope`, `general`): per authored language, and never also
-    an intent's example, or the two would tie on it."""
+) -> tuple[str, ...]:
+    """A pseudo-intent's phrasings from pack.yaml (`out_of_scope`, `general`) in matching form, each normalized once;
+    none may also be an intent's example, or the two would tie on it."""
     texts = meta.get(key) or {}
     if not isinstance(texts, dict) or not all(lang in AUTHORED and isinstance(v, list) for lang, v in texts.items()):
         errors.append(PackError("pack.yaml", f"{key} must map languages ({', '.join(AUTHORED)}) to lists"))
-        return {}
+        return ()
     texts = {lang: [str(x) for x in values] for lang, values in texts.items()}
-    for text in (t for values in texts.values() for t in values):
-        owner = example_owner.get(normalize(text, synonyms))
-        if owner is not None:
-            errors.append(PackError("pack.yaml", f"{key} example {text!r} is also an example of {owner}"))
-    return texts
+    keys = {lang: [normalize(text, synonyms) for text in values] for lang, values in texts.items()}
+    for lang, values in texts.items():
+        for text, normalized in zip(values, keys[lang], strict=True):
+            owner = example_owner.get(normalized)
+            if owner is not None:
+                errors.append(PackError("pack.yaml", f"{key} example {text!r} is also an example of {owner}"))
+    return matching_phrasings({}, texts, synonyms, keys)
 
 
 def _served(texts: dict[str, str], to_hant: HantConverter) -> dict[str, str]:
@@ -280,7 +282,7 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
         if "calibration" in data:
             calibration = _calibration(data["calibration"], name, errors)
             fit = data["calibration"].get("fit") if isinstance(data["calibration"], dict) else None
-            calibrated_for = str(fit.get("model") or "") or None if isinstance(fit, dict) else None
+            calibrated_for = str(fit["model"]) if isinstance(fit, dict) and fit.get("model") else None
         for kind, lists in (data.get("phrases") or {}).items():
             if kind not in _PHRASE_KINDS or not isinstance(lists, dict):
                 errors.append(PackError(name, f"phrases.{kind}: unknown kind or not a per-language mapping"))
@@ -371,8 +373,8 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
     domain_words = tuple(
         dict.fromkeys(w for words in domain.values() for w in (normalize(str(x), synonyms) for x in words) if w)
     )
-    out_of_scope = _pseudo_examples(meta, "out_of_scope", example_owner, synonyms, errors)
-    general = _pseudo_examples(meta, "general", example_owner, synonyms, errors)
+    out_of_scope = _pseudo_phrasings(meta, "out_of_scope", example_owner, synonyms, errors)
+    general = _pseudo_phrasings(meta, "general", example_owner, synonyms, errors)
     model = None
     if (root / MODEL_FILE).is_file():
         try:
@@ -400,8 +402,8 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
         intents=intents,
         phrases={k: [p for p in v if p] for k, v in phrases.items()},
         domain=domain_words,
-        out_of_scope=matching_phrasings({}, out_of_scope, synonyms),
-        general=matching_phrasings({}, general, synonyms),
+        out_of_scope=out_of_scope,
+        general=general,
         calibration=calibration,
         model=model,
         calibrated_for=calibrated_for,
