@@ -110,12 +110,17 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     print(f"items: {report['items']} ({report['in_scope']} in scope, {report['out_of_scope']} out of scope)")
     print(f"top-1 accuracy (in scope): {report['top1_accuracy']:.3f}")
     print(f"top-3 accuracy (in scope): {report['top3_accuracy']:.3f}")
+    print(f"ranked first (in scope):   {report['ranked_first']:.3f}")
     print(f"out-of-scope rejection:    {report['out_of_scope_rejection']:.3f}")
     print(f"wrong answers (confident, wrong topic): {report['wrong_answer_rate']:.3f}")
     print(f"clarify rate:              {report['clarify_rate']:.3f}")
     print(
         "per language: "
         + ", ".join(f"{k} {v['accuracy']:.3f} (n={v['items']})" for k, v in report["per_language"].items())
+    )
+    print(
+        "ranked first per language (in scope): "
+        + ", ".join(f"{k} {v['ranked_first']:.3f}" for k, v in report["per_language"].items())
     )
     print("per intent:")
     for k, v in report["per_intent"].items():

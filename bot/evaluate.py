@@ -2,7 +2,9 @@
 
 An item is right when the reply is an `answer` (or `crisis`) whose intent is the label, a child of it, or the
 item's `alt_intent`; an item labelled `none` is right when the reply is a `fallback`. A confident answer on the
-wrong topic is the costly error, so it is counted on its own ("wrong answers").
+wrong topic is the costly error, so it is counted on its own ("wrong answers"). "Ranked first" counts the items whose
+first-named topic is right whatever the decision: the share a better decision rule could answer, and the topic a
+"did you mean" offers first.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ class Report:
     in_scope: int = 0
     top1: int = 0
     top3: int = 0
+    ranked_first: int = 0
     out_of_scope: int = 0
     rejected: int = 0
     wrong_answers: int = 0
     clarified: int = 0
     per_lang: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    ranked_per_lang: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     per_intent: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     misses: list[dict] = field(default_factory=list)
 
@@ -46,12 +50,16 @@ class Report:
             "items": self.total,
             "top1_accuracy": ratio(self.top1, self.in_scope),
             "top3_accuracy": ratio(self.top3, self.in_scope),
+            "ranked_first": ratio(self.ranked_first, self.in_scope),
             "out_of_scope_rejection": ratio(self.rejected, self.out_of_scope),
             "wrong_answer_rate": ratio(self.wrong_answers, self.total),
             "clarify_rate": ratio(self.clarified, self.total),
             "in_scope": self.in_scope,
             "out_of_scope": self.out_of_scope,
-            "per_language": {k: {"accuracy": ratio(*v), "items": v[1]} for k, v in sorted(self.per_lang.items())},
+            "per_language": {
+                k: {"accuracy": ratio(*v), "ranked_first": ratio(*self.ranked_per_lang[k]), "items": v[1]}
+                for k, v in sorted(self.per_lang.items())
+            },
             "per_intent": {k: {"accuracy": ratio(*v), "items": v[1]} for k, v in sorted(self.per_intent.items())},
             "misses": self.misses,
         }
@@ -84,6 +92,10 @@ def evaluate(engine: Engine, items: list[Item]) -> Report:
             right = answered and any(is_within(reply.intent, label) for label in labels)
             report.top1 += right
             top3 = [r.intent for r in ranked if r.intent not in PSEUDO][:3]
+            first = bool(top3) and any(is_within(top3[0], label) for label in labels)
+            report.ranked_first += first
+            report.ranked_per_lang[item.lang][0] += first
+            report.ranked_per_lang[item.lang][1] += 1
             report.top3 += right or any(is_within(r, label) for r in top3 for label in labels)
             report.wrong_answers += answered and not right
         report.clarified += reply.type == "clarify"

@@ -59,3 +59,21 @@ def test_eval_measures_several_sets_as_one(tmp_path: Path, capsys):
     assert args.func(args, Settings()) == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["items"], report["in_scope"], report["out_of_scope"]) == (2, 1, 1)
+
+
+def test_ranked_first_counts_the_right_topic_even_when_not_answered(mini_engine, tmp_path: Path, monkeypatch):
+    items = load_items(
+        write_set(
+            tmp_path,
+            [
+                {"q": "信用卡逾期会坐牢吗", "intent": "crime.card_debt_crime", "lang": "zh-Hans"},
+                {"q": "催收一直打给我爸妈", "intent": "crime.card_debt_crime", "lang": "zh-Hans"},
+                {"q": "请问信用卡怎么申请呀", "intent": "none", "lang": "zh-Hans"},  # out of scope: not counted
+            ],
+        )
+    )
+    monkeypatch.setattr(mini_engine, "answer_at", 1.01)  # nothing is confident enough: every reply asks
+    report = evaluate(mini_engine, items).as_dict()
+    assert report["top1_accuracy"] == 0.0
+    assert report["ranked_first"] == 0.5
+    assert report["per_language"]["zh-Hans"]["ranked_first"] == 0.5
