@@ -119,7 +119,15 @@ class Engine:
 
         match = self.match(message, plain)
         reply = self.decide(match.ranked, lang, on_topic=match.on_topic, vague=match.vague)
-        if signal.threat and CRISIS in self.pack.intents:
+        if signal.distress and reply.type != "answer" and CRISIS in self.pack.intents:
+            # "I am so depressed by this debt, what do I do": support first, not "I did not understand" or a menu;
+            # the topics the menu would have offered stay, first, so their question is one tap away.
+            crisis = self.intent_reply(self.pack.intents[CRISIS], lang, kind="crisis")
+            offered = [s["intent"] for s in reply.suggestions[:3]]
+            offered += [r for r in self.pack.intents[CRISIS].related if r not in offered]
+            crisis.suggestions = [self.suggestion(i, lang) for i in offered[:5]]
+            return crisis
+        if (signal.threat or signal.distress) and CRISIS in self.pack.intents:
             reply.suggestions = [self.suggestion(CRISIS, lang)] + [
                 s for s in reply.suggestions if s["intent"] != CRISIS
             ]

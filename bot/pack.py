@@ -33,7 +33,7 @@ HANT_VARIANTS = ("s2t", "s2tw", "s2hk")
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 _TOPIC_KEYS = {"intents", "phrases", "calibration"}
 _INTENT_KEYS = {"id", "title", "examples", "answer", "citations", "related", "reviewed"}
-_PHRASE_KINDS = ("crisis", "danger", "threat", "exclude")
+_PHRASE_KINDS = ("crisis", "danger", "threat", "exclude", "distress")
 # libyaml's loader parses the pack about ten times faster than the pure-Python one: most of a cold start.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

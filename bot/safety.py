@@ -2,7 +2,9 @@
 
 Phrase lists are pack data (`phrases:` in a topic file), matched as substrings of the normalized message.
 `threat` phrases (a collector telling the borrower to die) and `exclude` phrases (死刑, 死亡后…) are masked first,
-so they cannot trigger a crisis reply; a threat still earns the crisis hotlines as a suggestion.
+so they cannot trigger a crisis reply; a threat still earns the crisis hotlines as a suggestion. `distress` phrases
+(抑郁, "depressed") say the person is suffering without saying they want to die: the engine answers their question if
+it can, with the hotlines offered first, and gives crisis help instead of "I did not understand" if it cannot.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from bot.text import has_cjk
 class Signal:
     kind: str | None  # "crisis", "danger" or None
     threat: bool  # the message reports a collector telling the user to die
+    distress: bool = False  # the user says they are depressed, anxious or breaking down
 
 
 class Phrases:
@@ -44,8 +47,8 @@ class Phrases:
 
 class Detector:
     def __init__(self, phrases: dict[str, list[str]]) -> None:
-        self.crisis, self.danger, self.threat, self.exclude = (
-            Phrases(phrases.get(kind, [])) for kind in ("crisis", "danger", "threat", "exclude")
+        self.crisis, self.danger, self.threat, self.exclude, self.distress = (
+            Phrases(phrases.get(kind, [])) for kind in ("crisis", "danger", "threat", "exclude", "distress")
         )
 
     def check(self, normalized: str) -> Signal:
@@ -55,4 +58,4 @@ class Detector:
             return Signal("crisis", threat)
         if self.danger.search(normalized):
             return Signal("danger", threat)
-        return Signal(None, threat)
+        return Signal(None, threat, distress=self.distress.search(rest))

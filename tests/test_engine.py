@@ -89,6 +89,17 @@ def test_threat_and_excluded_words_are_not_a_crisis(mini_engine):
     assert mini_engine.reply("欠信用卡会判死刑吗").type != "crisis"
 
 
+def test_distress_gets_the_answer_with_the_hotline_first_or_crisis_help(mini_engine):
+    answered = mini_engine.reply("我好抑郁，信用卡逾期会坐牢吗")
+    assert (answered.type, answered.intent) == ("answer", "crime.card_debt_crime")
+    assert answered.suggestions[0]["intent"] == "safety.crisis"
+    # Nothing to answer: crisis help, not "I did not understand", with the topics the menu would have offered.
+    unplaced = mini_engine.reply("最近很抑郁")
+    assert (unplaced.type, unplaced.intent) == ("crisis", "safety.crisis")
+    assert unplaced.suggestions and "safety.crisis" not in [s["intent"] for s in unplaced.suggestions]
+    assert mini_engine.reply("信用卡逾期会坐牢吗").suggestions[0]["intent"] != "safety.crisis"
+
+
 def test_is_within():
     assert is_within("contact.family.spouse", "contact.family")
     assert is_within("contact.family", "contact.family")

@@ -9,7 +9,7 @@ CASES = yaml.safe_load((Path(__file__).parent / "data" / "safety_cases.yaml").re
 
 
 def test_enough_cases_in_every_script():
-    for kind, minimum in (("crisis", 40), ("negative", 40), ("danger", 15)):
+    for kind, minimum in (("crisis", 40), ("negative", 40), ("danger", 15), ("distress", 12)):
         assert len(CASES[kind]) >= minimum, kind
         assert {c["lang"] for c in CASES[kind]} == {"zh-Hans", "zh-Hant", "en"}, kind
 
@@ -37,6 +37,16 @@ def test_not_a_crisis(cn_engine, case):
         assert reply.suggestions[0]["intent"] == "safety.crisis"
     if case.get("expect_intent"):
         assert cn_engine.rank(case["text"])[0].intent == case["expect_intent"]
+
+
+@pytest.mark.parametrize("case", CASES["distress"], ids=lambda c: c["text"][:30])
+def test_distress_gets_the_hotline_first(cn_engine, case):
+    reply = cn_engine.reply(case["text"])
+    if reply.type == "crisis":
+        assert reply.intent == "safety.crisis" and "12356" in reply.answer
+    else:
+        assert reply.type == "answer", reply.type  # never "I did not understand" or a bare menu
+        assert reply.suggestions[0]["intent"] == "safety.crisis"
 
 
 def test_crisis_reply_in_traditional_is_traditional(cn_engine):
