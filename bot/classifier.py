@@ -119,6 +119,6 @@ def load(path: Path) -> Model:
         return Model(
             key=str(data["key"]),
             idf=data["idf"].astype(np.float32),
-            weights=data["weights"].astype(np.float32),
+            weights=data["weights"],  # kept float16: `probabilities` multiplies it in float32, with the same result
             bias=data["bias"].astype(np.float32),
         )

@@ -95,8 +95,12 @@ class Matcher:
         # What an unseen word weighs: the median idf, so unknown words dilute the match without dominating it.
         self.unknown_idf = float(np.median(self.idf))
         length = tf.sum(axis=1, keepdims=True)
-        # Saturated, length-normalized term weight in [0, 1): the share of a feature's idf an intent earns.
-        self.weight = (tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / length.mean())) / (K1 + 1)).astype(np.float32)
+        # Saturated, length-normalized term weight in [0, 1): the share of a feature's idf an intent earns, BM25's
+        # tf·(k1+1) / (tf + k1·norm) divided by its ceiling k1+1. Computed in place: the matrix is intents × features
+        # (8 MB), and each temporary copy added to the peak memory.
+        weight = tf + K1 * (1 - B + B * length / length.mean())
+        np.divide(tf, weight, out=weight)
+        self.weight = weight
 
         key = classifier.fingerprint(self.intent_ids, texts, owners, vocab)
         model = pack.model if pack.model is not None and pack.model.key == key else None
