@@ -30,3 +30,15 @@ def test_a_variant_inside_a_canonical_word_leaves_it_alone():
     synonyms = Synonyms({"容差还款": ["容差"], "信用卡": ["xyk"]})
     assert normalize("容差还款", synonyms) == "容差还款"
     assert normalize("有没有容差", synonyms) == "有没有容差还款"
+
+
+def test_features_pair_neighbouring_english_stems_like_chinese_bigrams():
+    from bot.features import features
+
+    bag = features("collectors keep calling my work")
+    assert {"collector", "keep", "call", "work"} <= set(bag)
+    assert {"collector_keep", "keep_call", "call_work"} <= set(bag)  # "my" is a stop word: call and work are neighbours
+    assert "call_family" in features("calling the family")
+    chinese = features("催收打给我妈")
+    assert {"催收", "收打", "我妈"} <= set(chinese) and not any("_" in f for f in chinese)
+    assert not any("13800138000" in f for f in features("call 13800138000 now"))  # phone numbers are dropped
