@@ -125,3 +125,20 @@ def test_only_verified_phone_numbers(cn_engine):
             for number in re.findall(r"(?<![\d.])\d[\d-]{2,}\d(?![\d.])", text):
                 if len(number.replace("-", "")) >= 5 and not number.startswith(("19", "20")):
                     assert number in ALLOWED_PHONES, f"{intent.id}: {number}"
+
+
+@pytest.mark.parametrize(
+    ("shorthand", "chinese", "intent"),
+    [
+        ("txgz怎么申请", "停息挂账怎么申请", "repay.negotiate_installments"),
+        ("gxhfq银行会同意吗", "个性化分期银行会同意吗", "repay.negotiate_installments"),
+        ("cs要btxl了怎么办", "催收要爆通讯录了怎么办", "contact.contacts_blast"),
+        ("收到chuanpiao了咋办", "收到传票了咋办", "court.documents_verify"),
+        ("xyk yq会zuolao吗", "信用卡逾期会坐牢吗", "crime.card_debt_crime"),
+    ],
+)
+def test_pinyin_shorthand_is_read_as_the_chinese_word(cn_engine, shorthand, chinese, intent):
+    """Forum shorthand (停息挂账 txgz, 个性化分期 gxhfq, 爆通讯录 btxl) lives in pack.yaml synonyms, not in examples."""
+    assert cn_engine.rank(shorthand)[0].intent == cn_engine.rank(chinese)[0].intent == intent
+    mine, theirs = cn_engine.reply(shorthand), cn_engine.reply(chinese)
+    assert (mine.type, mine.intent) == (theirs.type, theirs.intent)
