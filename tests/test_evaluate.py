@@ -77,3 +77,18 @@ def test_ranked_first_counts_the_right_topic_even_when_not_answered(mini_engine,
     assert report["top1_accuracy"] == 0.0
     assert report["ranked_first"] == 0.5
     assert report["per_language"]["zh-Hans"]["ranked_first"] == 0.5
+
+
+def test_an_out_of_scope_item_answered_on_its_alt_intent_is_right(mini_engine, tmp_path: Path):
+    items = load_items(
+        write_set(
+            tmp_path,
+            [
+                {"q": "催收一直打给我爸妈", "intent": "none", "alt_intent": "contact.family"},
+                {"q": "催收一直打给我爸妈", "intent": "none"},  # no alternative: an answer is a wrong answer
+            ],
+        )
+    )
+    report = evaluate(mini_engine, items).as_dict()
+    assert report["out_of_scope_rejection"] == 0.5
+    assert report["wrong_answer_rate"] == 0.5
