@@ -2,10 +2,9 @@
 
 An item is right when the reply is an `answer` (or `crisis`) whose intent is the label, a child of it, or the
 item's `alt_intent`; an item labelled `none` is right when the reply is a `fallback`, or an answer on its
-`alt_intent` if it has one. A confident answer on the
-wrong topic is the costly error, so it is counted on its own ("wrong answers"). "Ranked first" counts the items whose
-first-named topic is right whatever the decision: the share a better decision rule could answer, and the topic a
-"did you mean" offers first.
+`alt_intent` if it has one. A confident answer on the wrong topic is the costly error, so it is counted on its own
+("wrong answers"). "Ranked first" counts the items whose first-named topic is right whatever the decision: the share
+a better decision rule could answer, and the topic a "did you mean" offers first.
 """
 
 from __future__ import annotations

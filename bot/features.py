@@ -5,8 +5,8 @@ Characters rather than words because Chinese has no spaces and a word segmenter 
 mistakes; bigrams carry most words ("催收", "传票"), unigrams catch the rest. English letter trigrams tolerate typos
 ("harrasment"). Pairs of neighbouring English stems do for English what character bigrams do for Chinese: "call work"
 and "call family", "credit report" and "credit card" share a word but not a topic (on the 820 real questions read so
-far, English ranking 0.731 -> 0.769). Long digit runs (phones, cards, IDs) are dropped: they say nothing about the
-topic.
+far, English questions ranked right first 0.736 -> 0.780). Long digit runs (phones, cards, IDs) are dropped: they
+say nothing about the topic.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def features(text: str) -> Counter[str]:
     for run in _CJK_RUN.findall(text):
         bag.update(run)
         bag.update(run[i : i + 2] for i in range(len(run) - 1))
-    stems = []
+    stems: list[str] = []
     for word in _WORD.findall(text):
         if word in _STOP or (word.isdigit() and len(word) > 5):  # phone, card and ID numbers say nothing of the topic
             continue
