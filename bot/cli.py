@@ -108,11 +108,13 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return 0
     print(f"items: {report['items']} ({report['in_scope']} in scope, {report['out_of_scope']} out of scope)")
-    print(f"top-1 accuracy (in scope): {report['top1_accuracy']:.3f}")
+    low, high = report["top1_interval"]
+    print(f"top-1 accuracy (in scope): {report['top1_accuracy']:.3f}  (95%: {low:.3f}-{high:.3f})")
     print(f"top-3 accuracy (in scope): {report['top3_accuracy']:.3f}")
     print(f"ranked first (in scope):   {report['ranked_first']:.3f}")
     print(f"out-of-scope rejection:    {report['out_of_scope_rejection']:.3f}")
-    print(f"wrong answers (confident, wrong topic): {report['wrong_answer_rate']:.3f}")
+    low, high = report["wrong_answer_interval"]
+    print(f"wrong answers (confident, wrong topic): {report['wrong_answer_rate']:.3f}  (95%: {low:.3f}-{high:.3f})")
     print(f"clarify rate:              {report['clarify_rate']:.3f}")
     print(
         "per language: "

@@ -27,6 +27,7 @@ def test_figures_follow_the_issue_rules(mini_engine, tmp_path: Path):
     report = evaluate(mini_engine, items).as_dict()
     assert (report["in_scope"], report["out_of_scope"]) == (3, 1)
     assert report["top1_accuracy"] == round(2 / 3, 4)
+    assert report["top1_interval"][0] < 2 / 3 < report["top1_interval"][1]
     assert report["out_of_scope_rejection"] == 1.0
     assert report["wrong_answer_rate"] == 0.25
     [miss] = report["misses"]
@@ -92,3 +93,14 @@ def test_an_out_of_scope_item_answered_on_its_alt_intent_is_right(mini_engine, t
     report = evaluate(mini_engine, items).as_dict()
     assert report["out_of_scope_rejection"] == 0.5
     assert report["wrong_answer_rate"] == 0.5
+
+
+def test_wilson_interval_brackets_the_rate_and_narrows_with_more_items():
+    from bot.evaluate import wilson
+
+    assert wilson(0, 0) == (0.0, 0.0)
+    low, high = wilson(2, 94)
+    assert 0.005 < low < 2 / 94 < high < 0.08  # "2.1% wrong" on dev could be 7%
+    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == 1.0
+    wide, narrow = wilson(3, 100), wilson(30, 1000)
+    assert narrow[1] - narrow[0] < wide[1] - wide[0]
