@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from bot import classifier
+from bot.safety import KINDS as PHRASE_KINDS
 from bot.text import Synonyms, converter, normalize
 
 AUTHORED = ("zh-Hans", "en")
@@ -33,7 +34,6 @@ HANT_VARIANTS = ("s2t", "s2tw", "s2hk")
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 _TOPIC_KEYS = {"intents", "phrases", "calibration"}
 _INTENT_KEYS = {"id", "title", "examples", "answer", "citations", "related", "reviewed"}
-_PHRASE_KINDS = ("crisis", "danger", "threat", "exclude", "distress")
 # libyaml's loader parses the pack about ten times faster than the pure-Python one: most of a cold start.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -267,7 +267,7 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
     synonyms = Synonyms(synonyms_table)
 
     raw_intents: list[tuple[str, dict[str, Any]]] = []
-    phrases: dict[str, list[str]] = {kind: [] for kind in _PHRASE_KINDS}
+    phrases: dict[str, list[str]] = {kind: [] for kind in PHRASE_KINDS}
     calibration, calibrated_for = None, None
     for path in sorted(root.glob("*.yaml")):
         if path.name == "pack.yaml":
@@ -284,7 +284,7 @@ def load_pack(directory: str | Path, hant_variant: str = "s2t") -> Pack:
             fit = data["calibration"].get("fit") if isinstance(data["calibration"], dict) else None
             calibrated_for = str(fit["model"]) if isinstance(fit, dict) and fit.get("model") else None
         for kind, lists in (data.get("phrases") or {}).items():
-            if kind not in _PHRASE_KINDS or not isinstance(lists, dict):
+            if kind not in PHRASE_KINDS or not isinstance(lists, dict):
                 errors.append(PackError(name, f"phrases.{kind}: unknown kind or not a per-language mapping"))
                 continue
             phrases[kind] += [normalize(str(p)) for texts in lists.values() for p in texts or []]

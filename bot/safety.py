@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from bot.text import has_cjk
 
+KINDS = ("crisis", "danger", "threat", "exclude", "distress")  # the phrase lists a pack may give (load_pack checks)
+
 
 @dataclass(frozen=True)
 class Signal:
@@ -48,7 +50,7 @@ class Phrases:
 class Detector:
     def __init__(self, phrases: dict[str, list[str]]) -> None:
         self.crisis, self.danger, self.threat, self.exclude, self.distress = (
-            Phrases(phrases.get(kind, [])) for kind in ("crisis", "danger", "threat", "exclude", "distress")
+            Phrases(phrases.get(kind, [])) for kind in KINDS
         )
 
     def check(self, normalized: str) -> Signal:
