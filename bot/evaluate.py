@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import yaml
@@ -88,7 +90,34 @@ def load_items(path: str) -> list[Item]:
     ]
 
 
+@contextmanager
+def ranked_once(engine: Engine) -> Iterator[None]:
+    """Each message is ranked once while measuring: the reply and the ranking figures read the same match, and a
+    threshold sweep varies only the decisions. Nested uses share the outer cache."""
+    if getattr(engine.match, "ranked_once", False):  # an outer ranked_once already caches
+        yield
+        return
+    match, cache = engine.match, {}
+
+    def cached(message: str, normalized: str | None = None) -> Match:
+        if message not in cache:
+            cache[message] = match(message, normalized)
+        return cache[message]
+
+    cached.ranked_once = True  # type: ignore[attr-defined]
+    engine.match = cached
+    try:
+        yield
+    finally:
+        del engine.match
+
+
 def evaluate(engine: Engine, items: list[Item]) -> Report:
+    with ranked_once(engine):
+        return _evaluate(engine, items)
+
+
+def _evaluate(engine: Engine, items: list[Item]) -> Report:
     report = Report()
     for item in items:
         reply = engine.reply(item.q)
@@ -139,37 +168,29 @@ def sweep(engine: Engine, items: list[Item], grid: dict[str, list[float]]) -> li
     """The main figures for every combination of decision thresholds, to choose the pack's thresholds with."""
     rows = []
     saved = (engine.answer_at, engine.fallback_below, engine.margin)
-    match, cache = engine.match, {}
-
-    def cached(message: str, normalized: str | None = None) -> Match:
-        if message not in cache:
-            cache[message] = match(message, normalized)
-        return cache[message]
-
-    engine.match = cached  # rank each message once; only the decisions vary
     try:
-        for answer in grid["answer"]:
-            for fallback in (f for f in grid["fallback"] if f <= answer):
-                for margin in grid["margin"]:
-                    engine.answer_at, engine.fallback_below, engine.margin = answer, fallback, margin
-                    figures = evaluate(engine, items).as_dict()
-                    rows.append(
-                        {
-                            "answer": answer,
-                            "fallback": fallback,
-                            "margin": margin,
-                            **{
-                                k: figures[k]
-                                for k in (
-                                    "top1_accuracy",
-                                    "out_of_scope_rejection",
-                                    "wrong_answer_rate",
-                                    "clarify_rate",
-                                )
-                            },
-                        }
-                    )
+        with ranked_once(engine):
+            for answer in grid["answer"]:
+                for fallback in (f for f in grid["fallback"] if f <= answer):
+                    for margin in grid["margin"]:
+                        engine.answer_at, engine.fallback_below, engine.margin = answer, fallback, margin
+                        figures = evaluate(engine, items).as_dict()
+                        rows.append(
+                            {
+                                "answer": answer,
+                                "fallback": fallback,
+                                "margin": margin,
+                                **{
+                                    k: figures[k]
+                                    for k in (
+                                        "top1_accuracy",
+                                        "out_of_scope_rejection",
+                                        "wrong_answer_rate",
+                                        "clarify_rate",
+                                    )
+                                },
+                            }
+                        )
     finally:
         engine.answer_at, engine.fallback_below, engine.margin = saved
-        del engine.match
     return rows

@@ -43,6 +43,26 @@ def test_sweep_restores_the_engine_thresholds(mini_engine, tmp_path: Path):
     assert (mini_engine.answer_at, mini_engine.fallback_below, mini_engine.margin) == before
 
 
+def test_each_message_is_ranked_once_and_the_engine_left_as_it_was(mini_engine, tmp_path: Path, monkeypatch):
+    items = load_items(
+        write_set(
+            tmp_path,
+            [
+                {"q": "信用卡逾期会坐牢吗", "intent": "crime.card_debt_crime"},
+                {"q": "请问信用卡怎么申请呀", "intent": "none"},
+            ],
+        )
+    )
+    calls = []
+    match = mini_engine.matcher.match
+    monkeypatch.setattr(mini_engine.matcher, "match", lambda text, *a: calls.append(text) or match(text, *a))
+    evaluate(mini_engine, items)
+    assert len(calls) == len(items)  # the reply and the ranking figures share one match per message
+    sweep(mini_engine, items, {"answer": [0.3, 0.99], "fallback": [0.1], "margin": [0.0]})
+    assert len(calls) == 2 * len(items)  # a sweep ranks once more, for all its settings
+    assert "match" not in vars(mini_engine)
+
+
 def test_eval_measures_several_sets_as_one(tmp_path: Path, capsys):
     from bot.cli import build_parser
     from bot.settings import Settings
